@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+// Sumi: a terminal studio for few-step SDXL generation and DMD2 distillation.
+// Dependencies point down: sumi → Checkpoint → Tensor → (COpenBLAS, CKernels).
+import PackageDescription
+
+/// Every Swift target builds in Swift 5 language mode: the engine shares raw buffers across
+/// `concurrentPerform` workers, which Swift 6's strict checking rejects without adding safety here.
+let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "Sumi",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "sumi", targets: ["sumi"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Leaves: each C library is imported by exactly one Swift target.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        /// Our own C kernels, compiled with -O3 and `target_clones` so one binary runs
+        /// AVX-512 / AVX2 / baseline code paths chosen at run time.
+        .target(name: "CKernels", path: "Sources/CKernels",
+                cSettings: [.unsafeFlags(["-O3", "-ffp-contract=fast", "-fno-math-errno"])]),
+        // Engine.
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: v5),
+        // IO.
+        .target(name: "Checkpoint", dependencies: ["Tensor", "CKernels"], swiftSettings: v5),
+        // Executable.
+        .executableTarget(name: "sumi", dependencies: [
+            "Tensor", "Checkpoint",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: v5),
+        // Tests.
+        .target(name: "TestSupport", dependencies: ["Tensor", "Checkpoint"], path: "Tests/TestSupport",
+                swiftSettings: v5),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "Checkpoint", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"], swiftSettings: v5),
+    ]
+)
