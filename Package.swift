@@ -28,15 +28,18 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: v5),
         // IO.
         .target(name: "Checkpoint", dependencies: ["Tensor", "CKernels"], swiftSettings: v5),
+        // Models: tokenizer, text encoders, UNet, VAE, LoRA, samplers.
+        .target(name: "Diffusion", dependencies: ["Tensor", "Checkpoint"], swiftSettings: v5),
         // Executable.
         .executableTarget(name: "sumi", dependencies: [
-            "Tensor", "Checkpoint",
+            "Tensor", "Checkpoint", "Diffusion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: v5),
         // Tests.
         .target(name: "TestSupport", dependencies: ["Tensor", "Checkpoint"], path: "Tests/TestSupport",
                 swiftSettings: v5),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Checkpoint", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"], swiftSettings: v5),
     ]
 )
