@@ -38,8 +38,11 @@ let package = Package(
         // Tests.
         .target(name: "TestSupport", dependencies: ["Tensor", "Checkpoint"], path: "Tests/TestSupport",
                 swiftSettings: v5),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "Checkpoint", "TestSupport"], swiftSettings: v5),
-        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"], swiftSettings: v5),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "Checkpoint", "CKernels", "TestSupport"],
+                    exclude: ["Fixtures"], swiftSettings: v5),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"],
+                    exclude: ["Fixtures"], swiftSettings: v5),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"],
+                    exclude: ["Fixtures"], swiftSettings: v5),
     ]
 )

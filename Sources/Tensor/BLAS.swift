@@ -25,6 +25,12 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// The OpenBLAS kernel family picked for this CPU (e.g. "Cooperlake").
+    public static var coreName: String {
+        guard let p = openblas_get_corename() else { return "unknown" }
+        return String(cString: p)
+    }
+
     /// Sets OpenBLAS's worker count (process-wide in OpenBLAS; `Compute.init` calls this).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 }

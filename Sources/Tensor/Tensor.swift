@@ -97,7 +97,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     }
 }
 
-extension Array where Element == Int {
-    /// Product of the elements (element count of a shape).
+extension Sequence where Element == Int {
+    /// Product of the elements (element count of a shape); works on arrays and slices.
     @inlinable public var product: Int { reduce(1, *) }
 }
