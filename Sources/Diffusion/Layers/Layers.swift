@@ -1,0 +1,114 @@
+import Tensor
+
+/// `nn.Linear`: weight [out, in], optional bias [out].
+public final class LinearLayer: Module {
+    public let weight: Tensor
+    public let bias: Tensor?
+
+    /// Allocates zero weights of the given size (a loader or an initialiser fills them).
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
+        weight = Tensor(zeros: [outFeatures, inFeatures])
+        self.bias = bias ? Tensor(zeros: [outFeatures]) : nil
+    }
+
+    /// x: [..., in] → [..., out]
+    public func callAsFunction(_ x: Tensor, _ c: Compute) -> Tensor {
+        c.linear(x, weight: weight, bias: bias)
+    }
+
+    public var namedParameters: [(String, Tensor)] {
+        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+}
+
+/// `nn.Conv2d` with square kernels: weight [out, in, k, k], optional bias [out].
+public final class Conv2dLayer: Module {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let stride: Int
+    public let padding: Int
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) {
+        weight = Tensor(zeros: [outChannels, inChannels, kernel, kernel])
+        self.bias = bias ? Tensor(zeros: [outChannels]) : nil
+        self.stride = stride
+        self.padding = padding
+    }
+
+    /// x: [B, C, H, W]
+    public func callAsFunction(_ x: Tensor, _ c: Compute) -> Tensor {
+        c.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+    }
+
+    public var namedParameters: [(String, Tensor)] {
+        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+}
+
+/// `nn.GroupNorm` with affine weight and bias [C].
+public final class GroupNormLayer: Module {
+    public let weight: Tensor
+    public let bias: Tensor
+    public let groups: Int
+    public let eps: Float
+
+    public init(groups: Int, channels: Int, eps: Float = 1e-5) {
+        weight = Tensor(shape: [channels], repeating: 1)
+        bias = Tensor(zeros: [channels])
+        self.groups = groups
+        self.eps = eps
+    }
+
+    /// x: [B, C, ...]
+    public func callAsFunction(_ x: Tensor, _ c: Compute) -> Tensor {
+        c.groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps)
+    }
+
+    /// silu(groupNorm(x)), fused.
+    public func silu(_ x: Tensor, _ c: Compute) -> Tensor {
+        c.groupNormSiLU(x, groups: groups, weight: weight, bias: bias, eps: eps)
+    }
+
+    public var namedParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
+}
+
+/// `nn.LayerNorm` over the last dimension with affine weight and bias [D].
+public final class LayerNormLayer: Module {
+    public let weight: Tensor
+    public let bias: Tensor
+    public let eps: Float
+
+    public init(_ dim: Int, eps: Float = 1e-5) {
+        weight = Tensor(shape: [dim], repeating: 1)
+        bias = Tensor(zeros: [dim])
+        self.eps = eps
+    }
+
+    /// x: [..., D]
+    public func callAsFunction(_ x: Tensor, _ c: Compute) -> Tensor {
+        c.layerNorm(x, weight: weight, bias: bias, eps: eps)
+    }
+
+    public var namedParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
+}
+
+/// `nn.Embedding`: weight [count, dim].
+public final class EmbeddingLayer: Module {
+    public let weight: Tensor
+
+    public init(_ count: Int, _ dim: Int) { weight = Tensor(zeros: [count, dim]) }
+
+    /// Rows of `weight` for `ids` → [ids.count, dim] (no gradient to the table: embeddings are frozen in
+    /// every training Sumi does; a trainable table would need a scatter-add backward).
+    public func callAsFunction(_ ids: [Int32]) -> Tensor {
+        let dim = weight.dim(1)
+        let out = Tensor(uninitialized: [ids.count, dim])
+        for (r, id) in ids.enumerated() {
+            precondition(Int(id) >= 0 && Int(id) < weight.dim(0), "token id \(id) outside embedding table \(weight.shape)")
+            (out.data + r * dim).update(from: weight.data + Int(id) * dim, count: dim)
+        }
+        return out
+    }
+
+    public var namedParameters: [(String, Tensor)] { [("weight", weight)] }
+}
