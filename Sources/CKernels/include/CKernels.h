@@ -7,6 +7,7 @@
 #include "norm.h"
 #include "activations.h"
 #include "elementwise.h"
+#include "torch_rng.h"
 #if __has_include("optim.h")
 #include "optim.h"
 #endif
