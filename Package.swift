@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // Leaves: each C library is imported by exactly one Swift target.
@@ -24,12 +25,26 @@ let package = Package(
         /// AVX-512 / AVX2 / baseline code paths chosen at run time.
         .target(name: "CKernels", path: "Sources/CKernels",
                 cSettings: [.unsafeFlags(["-O3", "-ffp-contract=fast", "-fno-math-errno"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        /// libpng's classic API (needed for text chunks) reports errors with longjmp; this C shim keeps
+        /// setjmp in C and hands Swift status codes and messages.
+        .target(name: "CPNGShim", path: "Sources/CPNGShim", linkerSettings: [.linkedLibrary("png16")]),
+        .target(name: "Imaging", dependencies: ["CPNG", "CPNGShim"], swiftSettings: v5),
+        .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw", providers: [.apt(["libncurses-dev"])]),
+        .systemLibrary(name: "CSixel", path: "Sources/CSixel", pkgConfig: "libsixel", providers: [.apt(["libsixel-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         // Engine.
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: v5),
         // IO.
         .target(name: "Checkpoint", dependencies: ["Tensor", "CKernels"], swiftSettings: v5),
         // Models: tokenizer, text encoders, UNet, VAE, LoRA, samplers.
-        .target(name: "Diffusion", dependencies: ["Tensor", "Checkpoint"], swiftSettings: v5),
+        .target(name: "Diffusion", dependencies: ["Tensor", "Checkpoint", "Imaging"], swiftSettings: v5),
+        // Training: webdataset loader, buckets, training loop, DMD2.
+        .target(name: "Trainer", dependencies: ["Tensor", "Checkpoint", "Diffusion", "Imaging", "CJPEG"], swiftSettings: v5),
+        // UI core: frames, layout, widgets, keys, themes, sixel / half-block images. Knows no ML.
+        .target(name: "TerminalUI", dependencies: [
+            "CNcursesw", "CSixel", "Imaging", .product(name: "TOMLKit", package: "TOMLKit"),
+        ], swiftSettings: v5),
         // Executable.
         .executableTarget(name: "sumi", dependencies: [
             "Tensor", "Checkpoint", "Diffusion",
@@ -44,5 +59,9 @@ let package = Package(
                     exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: v5),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
+        .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "TestSupport"], exclude: ["Snapshots"],
+                    swiftSettings: v5),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
     ]
 )

@@ -3,7 +3,7 @@
 # Sourced by ./sumi.sh and ./test.sh. Exits non-zero with the exact command to run when it cannot install.
 set -euo pipefail
 
-SUMI_APT_PACKAGES=(libncurses-dev libopenblas-dev libpng-dev libsixel-dev pkg-config)
+SUMI_APT_PACKAGES=(libncurses-dev libopenblas-dev libpng-dev libsixel-dev libjpeg-dev pkg-config)
 
 sumi_missing_packages() {
     local missing=()

@@ -1,22 +1,9 @@
+import Imaging
 import Tensor
 
-/// An 8-bit RGB image: `pixels` holds width · height · 3 bytes, row-major, channels interleaved (R, G, B).
-public struct RGBImage: Sendable, Equatable {
-    /// Width in pixels.
-    public let width: Int
-    /// Height in pixels.
-    public let height: Int
-    /// R, G, B bytes per pixel, rows top to bottom.
-    public var pixels: [UInt8]
+@_exported import struct Imaging.RGBImage
 
-    /// An image from raw interleaved RGB bytes.
-    public init(width: Int, height: Int, pixels: [UInt8]) {
-        precondition(pixels.count == width * height * 3, "RGBImage: \(pixels.count) bytes for \(width)×\(height)×3")
-        self.width = width
-        self.height = height
-        self.pixels = pixels
-    }
-
+extension RGBImage {
     /// Converts a decoded image in [−1, 1] the way ComfyUI saves one: v = clamp((x + 1) / 2, 0, 1) · 255, then
     /// truncation to UInt8 (ComfyUI `comfy/sd.py` VAE.decode clamps to [0, 1]; `nodes.py` SaveImage does
     /// `np.clip(255 · i, 0, 255).astype(np.uint8)`). NaN becomes 0.

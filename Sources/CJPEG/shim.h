@@ -1,0 +1,3 @@
+// Why this exists: imports libjpeg-turbo (Debian libjpeg-dev) for decoding JPEG training images.
+#include <stdio.h>
+#include <jpeglib.h>

@@ -1,0 +1,3 @@
+import XCTest
+@testable import TerminalUI
+final class TerminalUISmokeTests: XCTestCase { func testModuleLoads() { XCTAssertNotNil(TerminalUI.self) } }

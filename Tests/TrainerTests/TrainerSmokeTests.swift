@@ -1,0 +1,3 @@
+import XCTest
+@testable import Trainer
+final class TrainerSmokeTests: XCTestCase { func testModuleLoads() { XCTAssertNotNil(Trainer.self) } }
