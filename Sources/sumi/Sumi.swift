@@ -9,7 +9,7 @@ struct Sumi: ParsableCommand {
         commandName: "sumi",
         abstract: "Few-step SDXL generation and DMD2 distillation in the terminal.",
         version: "0.1.0",
-        subcommands: [Bench.self, Info.self, Inspect.self],
+        subcommands: [Bench.self, Generate.self, Info.self, Inspect.self],
         defaultSubcommand: Info.self
     )
 }

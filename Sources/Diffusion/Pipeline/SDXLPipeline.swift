@@ -1,0 +1,136 @@
+import Foundation
+import Tensor
+
+/// A generation in progress: the prompts are encoded and the sampling run is set up. Step it yourself
+/// (`run.next()`, e.g. to preview `denoised` and cancel whenever you like) or let `SDXLPipeline.generate` do it,
+/// then turn it into images with `SDXLPipeline.finish`.
+public final class GenerationJob {
+    /// The request.
+    public let request: GenerationRequest
+    /// The denoising loop; after the last step `run.x` is the final model-space latent.
+    public let run: SamplingRun
+    /// Seconds spent encoding the prompts (and the init image).
+    public let encodeSeconds: Double
+
+    init(request: GenerationRequest, run: SamplingRun, encodeSeconds: Double) {
+        self.request = request
+        self.run = run
+        self.encodeSeconds = encodeSeconds
+    }
+}
+
+/// Text-to-image and image-to-image with an SDXL-family model, reproducing ComfyUI's KSampler on the CPU
+/// (comfyanonymous/ComfyUI `comfy/sample.py` `prepare_noise`, `comfy/samplers.py` `KSampler`, `nodes.py`
+/// `VAEEncode` / `VAEDecode`): noise = torch `randn` of the seed, ε-prediction wrapped by `EpsDenoiser` (CFG in
+/// denoised space, no negative pass at CFG 1), the sampler of `Sampler`, the σ list of `Scheduler` (cut for
+/// `denoise` < 1), and the latent decoded after ÷ the VAE scaling factor.
+public final class SDXLPipeline {
+    /// The architectures.
+    public let config: SDXLModelConfig
+    /// Tokenizer and both text encoders.
+    public let conditioner: SDXLConditioner
+    /// The denoiser.
+    public let unet: UNet
+    /// The autoencoder.
+    public let vae: AutoencoderKL
+    /// The training noise schedule the UNet expects.
+    public var schedule: DiscreteSchedule = .sdxl
+
+    /// A pipeline from loaded parts (see `load(path:tokenizer:config:_:)` to read them from a checkpoint).
+    public init(config: SDXLModelConfig, tokenizer: CLIPTokenizer, clipL: CLIPTextModel, clipG: CLIPTextModel,
+                unet: UNet, vae: AutoencoderKL) {
+        precondition(clipL.config == config.clipL && clipG.config == config.clipG && unet.config == config.unet
+                     && vae.config == config.vae, "SDXLPipeline: parts do not match the config")
+        self.config = config
+        conditioner = SDXLConditioner(tokenizer: tokenizer, clipL: clipL, clipG: clipG)
+        self.unet = unet
+        self.vae = vae
+    }
+
+    /// Runs a whole generation. `progress` is called after every step; returning false stops the run and throws
+    /// `PipelineError.cancelled`.
+    public func generate(_ request: GenerationRequest, _ c: Compute,
+                         progress: ((GenerationProgress) -> Bool)? = nil) throws -> GenerationResult {
+        let job = try prepare(request, c)
+        let start = Date()
+        while let step = job.run.next() {
+            let report = GenerationProgress(step: step.index + 1, count: step.count, sigma: step.sigma,
+                                            denoised: step.denoised, elapsed: Date().timeIntervalSince(start))
+            if let progress, !progress(report) { throw PipelineError.cancelled }
+        }
+        return finish(job, sampleSeconds: Date().timeIntervalSince(start), c)
+    }
+
+    /// Validates the request, encodes the prompts (and init image) and sets up the sampling run.
+    public func prepare(_ request: GenerationRequest, _ c: Compute) throws -> GenerationJob {
+        try request.validate(for: config)
+        let c = c.inference
+        let start = Date()
+        let shape = request.latentShape(config)
+        let cond = conditioner.encode(request.prompt, syntax: request.syntax, c)
+        let guided = !EpsDenoiser.isUnitScale(request.cfg)
+        let uncond = guided ? conditioner.encode(request.negativePrompt, syntax: request.syntax, c) : nil
+        let timeIds = Array(repeating: SDXLConditioner.timeIds(width: request.width, height: request.height),
+                            count: request.batch)
+        let denoiser = EpsDenoiser(schedule: schedule, cfgScale: request.cfg,
+                                   cond: epsModel(cond, batch: request.batch, timeIds: timeIds, c),
+                                   uncond: uncond.map { epsModel($0, batch: request.batch, timeIds: timeIds, c) })
+        let latent = request.initImage.map { initLatent($0, request: request, c) }
+        let sigmas = request.scheduler.sigmas(steps: request.steps, denoise: request.denoise, schedule: schedule)
+        var generator = TorchGenerator(seed: request.seed)
+        let noise = request.noise ?? generator.randn(shape)
+        let run = SamplingRun(sampler: request.sampler, sigmas: sigmas, denoiser: denoiser, noise: noise, latent: latent,
+                              stepNoise: TorchNoiseSource(seed: request.seed), schedule: schedule)
+        return GenerationJob(request: request, run: run, encodeSeconds: Date().timeIntervalSince(start))
+    }
+
+    /// Decodes a finished (or stopped) job's current latent into images.
+    public func finish(_ job: GenerationJob, sampleSeconds: Double = 0, _ c: Compute) -> GenerationResult {
+        let start = Date()
+        let latent = job.run.x
+        let decoded = decode(latent, tiled: job.request.vaeTiling, c)
+        let images = (0..<decoded.dim(0)).map { RGBImage(decoded: decoded, batchIndex: $0) }
+        return GenerationResult(request: job.request, latent: latent, decoded: decoded, images: images,
+                                timings: (job.encodeSeconds, sampleSeconds, Date().timeIntervalSince(start)))
+    }
+
+    /// Model-space latents → decoded images in about [−1, 1]. latent: [B, 4, h, w] → [B, 3, f·h, f·w]
+    public func decode(_ latent: Tensor, tiled: Bool = false, _ c: Compute) -> Tensor {
+        let c = c.inference
+        guard tiled else { return vae.decodeFromModelSpace(latent, c) }
+        return vae.decodeTiled(c.scale(latent, by: 1 / config.vae.scalingFactor), c)
+    }
+
+    /// The ε model for one conditioning, repeated over the batch.
+    private func epsModel(_ cond: SDXLConditioning, batch: Int, timeIds: [[Float]], _ c: Compute) -> EpsDenoiser.EpsModel {
+        let context = batch == 1 ? cond.context : c.concat(Array(repeating: cond.context, count: batch), dim: 0)
+        let pooled = batch == 1 ? cond.pooled : c.concat(Array(repeating: cond.pooled, count: batch), dim: 0)
+        let unet = self.unet
+        return { x, t in
+            unet(x, timestep: Array(repeating: t, count: batch), context: context, addTextEmbeds: pooled,
+                 timeIds: timeIds, c)
+        }
+    }
+
+    /// img2img start latent in model space: the VAE posterior's mean × scaling factor (ComfyUI's deterministic
+    /// `VAEEncode`), repeated over the batch. → [B, 4, h, w]
+    private func initLatent(_ image: RGBImage, request: GenerationRequest, _ c: Compute) -> Tensor {
+        let sized = image.width == request.width && image.height == request.height
+            ? image : image.resized(toWidth: request.width, height: request.height)
+        let latent = vae.encodeToModelSpace(Self.imageTensor(sized), c)
+        return request.batch == 1 ? latent : c.concat(Array(repeating: latent, count: request.batch), dim: 0)
+    }
+
+    /// 8-bit RGB → [1, 3, H, W] in [−1, 1] (byte / 255 · 2 − 1, as ComfyUI's image loader and VAEEncode).
+    public static func imageTensor(_ image: RGBImage) -> Tensor {
+        let plane = image.width * image.height
+        let t = Tensor(uninitialized: [1, 3, image.height, image.width])
+        image.pixels.withUnsafeBufferPointer { px in
+            for ch in 0..<3 {
+                let dst = t.data + ch * plane
+                for i in 0..<plane { dst[i] = Float(px[i * 3 + ch]) / 255 * 2 - 1 }
+            }
+        }
+        return t
+    }
+}
