@@ -78,11 +78,6 @@ struct Generate: ParsableCommand {
         let presetValues = try loadPreset()
         let modelPath = try unwrap(model ?? presetValues.model, "--model is required (or a preset with `model`)")
         let loraSpecs = try (loras.isEmpty ? presetValues.loras : loras).map(LoRASpec.init)
-        if !loraSpecs.isEmpty {
-            // The LoRA stack is not merged into this build yet; generating without the requested LoRA would be
-            // silently wrong, so stop here.
-            throw GenerateError("--lora \(loraSpecs[0].path): applying LoRAs is not supported by this build yet")
-        }
         let promptText = try unwrap(prompt ?? presetValues.prompt, "--prompt is required")
         var request = GenerationRequest(prompt: promptText, seed: seed ?? UInt64.random(in: 0..<(1 << 32)))
         request.negativePrompt = negative ?? presetValues.negative ?? ""
@@ -121,6 +116,7 @@ struct Generate: ParsableCommand {
         log.line(String(format: "loaded in %.1f s", Date().timeIntervalSince(t0)))
         let hash = noModelHash ? nil : try modelHash(modelPath, log)
         let modelRef = ModelReference(name: ModelReference.displayName(path: modelPath), hash: hash)
+        request.loras = try applyLoRAs(loraSpecs, to: pipeline, config: config, log, c)
 
         t0 = Date()
         let job = try pipeline.prepare(request, c)
@@ -174,14 +170,46 @@ struct Generate: ParsableCommand {
     }
 
     private func modelHash(_ modelPath: String, _ log: StatusLine) throws -> String {
-        let home = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"]
-            ?? ((ProcessInfo.processInfo.environment["HOME"] ?? NSTemporaryDirectory()) as NSString).appendingPathComponent(".cache")
-        let cache = FileHashCache(storePath: (home as NSString).appendingPathComponent("sumi/hashes.json"))
+        let cache = FileHashCache(storePath: hashCachePath)
         let t0 = Date()
         let hash = try cache.shortHash(of: SDXLPipeline.identifyingFile(path: modelPath))
         let seconds = Date().timeIntervalSince(t0)
         if seconds > 1 { log.line(String(format: "model hash %@ (%.1f s, cached from now on)", hash, seconds)) }
         return hash
+    }
+
+    /// Loads each LoRA, lists keys that match nothing (never dropped silently), merges the stack into the
+    /// loaded weights, and returns the references recorded in the image metadata.
+    private func applyLoRAs(_ specs: [LoRASpec], to pipeline: SDXLPipeline, config: SDXLModelConfig,
+                            _ log: StatusLine, _ c: Compute) throws -> [LoRAReference] {
+        guard !specs.isEmpty else { return [] }
+        let parameters = LoRAStack.parameters(unet: pipeline.unet, textEncoder: pipeline.conditioner.clipL,
+                                              textEncoder2: pipeline.conditioner.clipG)
+        let targets = LoRATargetSpace(parameters: parameters, unetConfig: config.unet)
+        let stack = LoRAStack()
+        var refs: [LoRAReference] = []
+        for spec in specs {
+            let network = try LoRANetwork.load(path: spec.path, targets: targets)
+            let name = ModelReference.displayName(path: spec.path)
+            log.line("LoRA \(name): \(network.matchedModuleCount) modules at strength \(spec.strength)")
+            if !network.unmatchedKeys.isEmpty {
+                let shown = network.unmatchedKeys.prefix(8).joined(separator: ", ")
+                log.line("warning: \(spec.path): \(network.unmatchedKeys.count) key(s) match nothing: \(shown)"
+                         + (network.unmatchedKeys.count > 8 ? ", …" : ""))
+            }
+            _ = stack.add(network, strength: Float(spec.strength))
+            let hash = noModelHash ? nil : try FileHashCache(storePath: hashCachePath).shortHash(of: spec.path)
+            refs.append(LoRAReference(name: name, hash: hash, strength: spec.strength))
+        }
+        let report = try stack.apply(to: parameters, compute: c)
+        log.line(String(format: "LoRAs merged into %d weights in %.1f s", report.weightsUpdated, report.seconds))
+        return refs
+    }
+
+    private var hashCachePath: String {
+        let home = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"]
+            ?? ((ProcessInfo.processInfo.environment["HOME"] ?? NSTemporaryDirectory()) as NSString).appendingPathComponent(".cache")
+        return (home as NSString).appendingPathComponent("sumi/hashes.json")
     }
 
     private func unwrap<T>(_ value: T?, _ message: String) throws -> T {
