@@ -112,7 +112,8 @@ struct Generate: ParsableCommand {
         let clipTokenizer = try CLIPTokenizer(mergesPath: merges)
         var t0 = Date()
         log.line("loading \(modelPath)")
-        let pipeline = try SDXLPipeline.load(path: modelPath, tokenizer: clipTokenizer, config: config, c)
+        let pipeline = try SDXLPipeline.load(path: modelPath, tokenizer: clipTokenizer, config: config,
+                                             width: request.width, height: request.height, c)
         log.line(String(format: "loaded in %.1f s", Date().timeIntervalSince(t0)))
         let hash = noModelHash ? nil : try modelHash(modelPath, log)
         let modelRef = ModelReference(name: ModelReference.displayName(path: modelPath), hash: hash)

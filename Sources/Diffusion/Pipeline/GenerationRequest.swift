@@ -124,6 +124,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case invalidRequest(String)
     /// An input file is unusable.
     case invalidInput(path: String, reason: String)
+    /// The machine cannot hold the models; the message names the file, the need and what is available.
+    case insufficientMemory(String)
     /// The progress callback asked to stop.
     case cancelled
 
@@ -134,6 +136,7 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
         case let .missingComponent(p, c): return "\(p): no \(c) in this checkpoint"
         case let .invalidRequest(r): return "invalid request: \(r)"
         case let .invalidInput(p, r): return "\(p): \(r)"
+        case let .insufficientMemory(m): return m
         case .cancelled: return "generation cancelled"
         }
     }

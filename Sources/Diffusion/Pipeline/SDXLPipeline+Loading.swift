@@ -9,9 +9,21 @@ extension SDXLPipeline {
     /// `conditioner.embedders.{0,1}.…`, `first_stage_model.`) or a diffusers folder (`unet/`, `text_encoder/`,
     /// `text_encoder_2/`, `vae/`, one safetensors file each; the `.fp16.` variant is used when it is the only one).
     /// `config` gives the architectures (`.sdxl` for real models). Errors name the file.
+    /// Before allocating anything, the memory the models need (fp32 weights plus a working set for
+    /// `width`×`height`) is compared with MemAvailable; a machine that cannot hold them gets a one-line refusal
+    /// instead of being driven into swap or the OOM killer. `available` overrides /proc/meminfo (tests, or
+    /// `nil` there to skip the check where the kernel does not report it).
     public static func load(path: String, tokenizer: CLIPTokenizer, config: SDXLModelConfig = .sdxl,
+                            width: Int = 1024, height: Int = 1024,
+                            available: Int? = MemInfo.read().availableBytes,
                             _ c: Compute) throws -> SDXLPipeline {
         let layout = try CheckpointLayout.detect(path: path)
+        if let available {
+            let estimate = MemoryEstimate(layout: layout, width: width, height: height)
+            if case let .refuse(message) = estimate.verdict(available: available, label: path) {
+                throw PipelineError.insufficientMemory(message)
+            }
+        }
         let clipL = CLIPTextModel(config.clipL), clipG = CLIPTextModel(config.clipG)
         let unet = UNet(config: config.unet), vae = AutoencoderKL(config.vae)
         switch layout.kind {
