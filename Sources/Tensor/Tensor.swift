@@ -85,6 +85,14 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         return out
     }
 
+    /// `self` when its storage is ordinary; for half-resident storage (see `Storage.compactToHalf`), an fp32
+    /// copy when `needsLasting` (a recorded graph will read the values later), otherwise `self` — callers then
+    /// use it inside `storage.withResident`.
+    public func residentCopy(needsLasting: Bool) -> Tensor {
+        guard needsLasting, storage.isHalfResident else { return self }
+        return storage.withResident { copy() }
+    }
+
     /// The same values without a graph edge: gradients stop here.
     public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
 

@@ -58,6 +58,8 @@ struct Generate: ParsableCommand {
     var threads: Int?
     @Flag(name: .customLong("vae-tiling"), help: "Decode in tiles (bounded memory for large images).")
     var vaeTiling = false
+    @Flag(name: .customLong("half-weights"), help: "Keep UNet and text-encoder weights as f16 between uses (about half the resident memory; the VAE stays fp32).")
+    var halfWeights = false
     @Flag(name: .customLong("no-model-hash"), help: "Skip hashing the model file for the metadata.")
     var noModelHash = false
     @Option(help: .hidden)   // `tiny` runs the test fixtures' tiny architecture (end-to-end tests)
@@ -118,6 +120,10 @@ struct Generate: ParsableCommand {
         let hash = noModelHash ? nil : try modelHash(modelPath, log)
         let modelRef = ModelReference(name: ModelReference.displayName(path: modelPath), hash: hash)
         request.loras = try applyLoRAs(loraSpecs, to: pipeline, config: config, log, c)
+        if halfWeights {
+            // After the LoRA merge, so deltas are added in fp32 and then rounded once (as ComfyUI casts merged weights).
+            for m in [pipeline.unet, pipeline.conditioner.clipL, pipeline.conditioner.clipG] as [Module] { m.keepWeightsInHalf(true) }
+        }
 
         t0 = Date()
         let job = try pipeline.prepare(request, c)

@@ -96,6 +96,21 @@ final class UNetTests: XCTestCase {
 
     // MARK: forward
 
+    /// Weights kept as f16 between uses give the same output as fp32 weights holding the same (f16) values,
+    /// and the option can be turned off again without changing anything.
+    func testHalfResidentWeightsGiveTheSameOutput() throws {
+        let io = try fixture("io")
+        let unet = try UNet.load(from: try fixture("weights_diffusers"), layout: .diffusers, config: .tiny)
+        let reference = run(unet, try inputs(io), c.inference)
+        unet.keepWeightsInHalf(true)
+        XCTAssertTrue(unet.namedParameters.contains { $0.1.storage.isHalfResident })
+        let half = run(unet, try inputs(io), c.inference)
+        unet.keepWeightsInHalf(false)
+        XCTAssertFalse(unet.namedParameters.contains { $0.1.storage.isHalfResident })
+        assertBitEqual(half, reference)
+        assertBitEqual(run(unet, try inputs(io), c.inference), reference)
+    }
+
     func testForwardDiffusersLayout() throws {
         let io = try fixture("io")
         let unet = try UNet.load(from: try fixture("weights_diffusers"), layout: .diffusers, config: .tiny)

@@ -13,7 +13,8 @@ public final class LinearLayer: Module {
 
     /// x: [..., in] → [..., out]
     public func callAsFunction(_ x: Tensor, _ c: Compute) -> Tensor {
-        c.linear(x, weight: weight, bias: bias)
+        let w = weight.residentCopy(needsLasting: c.records(x, weight))
+        return w.storage.withResident { c.linear(x, weight: w, bias: bias) }
     }
 
     public var namedParameters: [(String, Tensor)] {
@@ -37,7 +38,8 @@ public final class Conv2dLayer: Module {
 
     /// x: [B, C, H, W]
     public func callAsFunction(_ x: Tensor, _ c: Compute) -> Tensor {
-        c.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+        let w = weight.residentCopy(needsLasting: c.records(x, weight))
+        return w.storage.withResident { c.conv2d(x, weight: w, bias: bias, stride: stride, padding: padding) }
     }
 
     public var namedParameters: [(String, Tensor)] {
@@ -103,9 +105,11 @@ public final class EmbeddingLayer: Module {
     public func callAsFunction(_ ids: [Int32]) -> Tensor {
         let dim = weight.dim(1)
         let out = Tensor(uninitialized: [ids.count, dim])
-        for (r, id) in ids.enumerated() {
-            precondition(Int(id) >= 0 && Int(id) < weight.dim(0), "token id \(id) outside embedding table \(weight.shape)")
-            (out.data + r * dim).update(from: weight.data + Int(id) * dim, count: dim)
+        weight.storage.withResident {
+            for (r, id) in ids.enumerated() {
+                precondition(Int(id) >= 0 && Int(id) < weight.dim(0), "token id \(id) outside embedding table \(weight.shape)")
+                (out.data + r * dim).update(from: weight.data + Int(id) * dim, count: dim)
+            }
         }
         return out
     }

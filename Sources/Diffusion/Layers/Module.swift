@@ -14,6 +14,16 @@ extension Module {
     /// Total number of parameter elements.
     public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.1.count } }
 
+    /// Keeps the matrix and convolution weights (rank ≥ 2) as f16 between uses, converting each to fp32 only
+    /// while its layer runs: about half the resident memory for a frozen model (norms and biases, a tiny
+    /// fraction, stay fp32). `false` returns to plain fp32 storage. Weights of a module that trains must stay
+    /// fp32 (an optimizer step writes the fp32 values).
+    public func keepWeightsInHalf(_ on: Bool) {
+        for (_, t) in namedParameters where t.rank >= 2 {
+            if on { t.storage.compactToHalf() } else { t.storage.restoreFull() }
+        }
+    }
+
     /// Sets `requiresGrad` on every parameter (freeze with false).
     public func setTrainable(_ trainable: Bool) {
         for (_, t) in namedParameters { t.requiresGrad = trainable }

@@ -117,7 +117,7 @@ public final class CLIPTextModel: Module {
         precondition(!ids.isEmpty && t > 0 && ids.allSatisfy { $0.count == t } && t <= config.maxPositions,
                      "CLIPTextModel: \(ids.count) windows of lengths \(Set(ids.map(\.count)).sorted()); need equal lengths 1...\(config.maxPositions)")
         let tokens = tokenEmbedding(ids.flatMap { $0 }).viewing(as: [ids.count, t, config.width])
-        let table = positionEmbedding.weight
+        let table = positionEmbedding.weight.residentCopy(needsLasting: true)   // small; safe if half-resident
         let positions = t == config.maxPositions ? table : c.slice(table, dim: 0, start: 0, length: t)
         return c.add(tokens, positions)
     }

@@ -1,0 +1,44 @@
+import XCTest
+import Tensor
+import TestSupport
+
+/// Half-precision residency: values round to f16, come back for each use, and the fp32 pages are released.
+final class StorageResidencyTests: XCTestCase {
+    func testValuesRoundTripThroughHalfAndComeBackForEachUse() {
+        let t = Tensor(shape: [5, 3], values: [0, 1, -2, 0.1, 1e-5, 65504, 3.14159, -0.333, 7, 8, 9, 10, 11, 12, 0.5])
+        let expected = t.scalars.map { Float(Float16($0)) }
+        t.storage.compactToHalf()
+        XCTAssertTrue(t.storage.isHalfResident)
+        t.storage.withResident { XCTAssertEqual(t.scalars, expected) }
+        t.storage.withResident { t.storage.withResident { XCTAssertEqual(t.scalars, expected) } }   // nesting
+        t.storage.restoreFull()
+        XCTAssertFalse(t.storage.isHalfResident)
+        XCTAssertEqual(t.scalars, expected)
+    }
+
+    func testResidentCopyOutlivesTheUse() {
+        let t = Tensor(shape: [4], values: [1, 2, 3, 4])
+        t.storage.compactToHalf()
+        let lasting = t.residentCopy(needsLasting: true)
+        XCTAssertFalse(lasting === t)
+        XCTAssertEqual(lasting.scalars, [1, 2, 3, 4])
+        XCTAssertTrue(t.residentCopy(needsLasting: false) === t)
+    }
+
+    func testCompactingReleasesMemory() throws {
+        let n = 64 << 20   // 256 MB of fp32
+        let t = Tensor(shape: [n], repeating: 0.5)
+        let before = residentBytes()
+        t.storage.compactToHalf()
+        let after = residentBytes()
+        // fp32 pages go (−256 MB), the f16 copy comes (+128 MB): at least 100 MB less.
+        XCTAssertLessThan(after, before - (100 << 20), "RSS \(before) → \(after)")
+        t.storage.withResident { XCTAssertEqual(t.data[n - 1], 0.5) }
+    }
+
+    private func residentBytes() -> Int {
+        let s = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = s.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (line.split(separator: " ").compactMap { Int($0) }.first ?? 0) * 1024
+    }
+}
