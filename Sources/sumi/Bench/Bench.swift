@@ -5,7 +5,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure engine speed against the same run's sgemm.",
-        subcommands: [BenchOps.self]
+        subcommands: [BenchOps.self, BenchSDXL.self]
     )
 }
 
@@ -76,7 +76,8 @@ enum ProcessMemory {
     private static func field(_ key: String) -> Int {
         guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
         for line in s.split(separator: "\n") where line.hasPrefix(key) {
-            let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+            // /proc pads with a tab and spaces; past 8 digits there is no space left, so split on both.
+            let kb = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int($0) }.first ?? 0
             return kb * 1024
         }
         return 0

@@ -1,0 +1,199 @@
+import Diffusion
+import Foundation
+import Tensor
+
+/// Full-size SDXL models with random weights, built on demand and freed when no longer needed.
+final class SDXLBenchModels {
+    /// Groups of models that are built and freed together.
+    enum Part: Hashable { case textEncoders, unet, vae }
+
+    let c: Compute
+    let log: ((String) -> Void)?
+    private var clipL: CLIPTextModel?
+    private var clipG: CLIPTextModel?
+    private var unet: UNet?
+    private var vae: AutoencoderKL?
+
+    init(compute: Compute, log: ((String) -> Void)?) {
+        self.c = compute
+        self.log = log
+    }
+
+    /// Drops every model not in `parts` (the last reference goes, so the storage is deallocated).
+    func keepOnly(_ parts: Set<Part>) {
+        if !parts.contains(.textEncoders) { clipL = nil; clipG = nil }
+        if !parts.contains(.unet) { unet = nil }
+        if !parts.contains(.vae) { vae = nil }
+        // Freed weights can sit in glibc's heap (its mmap threshold grows after large frees), inflating the
+        // next rows' RSS; hand them back to the kernel.
+        _ = sumiMallocTrim(0)
+        log?(String(format: "resident after freeing: %.2f GiB", Double(ProcessMemory.residentBytes) / 1_073_741_824))
+    }
+
+    // MARK: - Building
+
+    func textEncoders() -> (CLIPTextModel, CLIPTextModel) {
+        if let clipL, let clipG { return (clipL, clipG) }
+        let l = build("CLIP-L") { CLIPTextModel(.clipL) }
+        let g = build("CLIP-bigG") { CLIPTextModel(.bigG) }
+        clipL = l; clipG = g
+        return (l, g)
+    }
+
+    func unetModel() -> UNet {
+        if let unet { return unet }
+        let u = build("UNet") { UNet(config: .sdxl) }
+        unet = u
+        return u
+    }
+
+    func vaeModel() -> AutoencoderKL {
+        if let vae { return vae }
+        let v = build("VAE") { AutoencoderKL(.sdxl) }
+        vae = v
+        return v
+    }
+
+    private func build<M: Module>(_ name: String, _ make: () -> M) -> M {
+        let t0 = Timer.now()
+        let m = make()
+        for (i, (key, p)) in m.namedParameters.enumerated() {
+            // Norm scales near 1 keep activations O(1); everything else small noise (~0.02), never zero
+            // (zero weights could make timings unrepresentative through denormals / trivially sparse data).
+            let isScale = p.rank == 1 && key.hasSuffix("weight")
+            Self.fillRandom(p, seed: UInt64(i + 1), scale: 0.02, offset: isScale ? 1 : 0, c)
+        }
+        log?(String(format: "built %@ (%.2f G parameters) in %.1f s", name,
+                    Double(m.parameterCount) / 1e9, Timer.now() - t0))
+        return m
+    }
+
+    /// Fills `t` with offset + scale·u, u roughly uniform in [-√3, √3) (unit variance), from a
+    /// per-chunk xorshift stream so both cores fill in parallel.
+    static func fillRandom(_ t: Tensor, seed: UInt64, scale: Float, offset: Float, _ c: Compute) {
+        let data = t.data
+        let k = scale * 3.4641016 / Float(1 << 24)   // maps a 24-bit signed-centred integer to [-√3, √3)·scale
+        c.parallelFor(t.count, grain: 1 << 16) { range in
+            var s = (seed &* 0x9E3779B97F4A7C15) ^ (UInt64(range.lowerBound) &* 0xBF58476D1CE4E5B9) | 1
+            for i in range {
+                s ^= s << 13; s ^= s >> 7; s ^= s << 17
+                data[i] = offset + Float(Int64(s >> 40) - (1 << 23)) * k
+            }
+        }
+    }
+
+    // MARK: - Workloads
+
+    /// 77-token windows: BOS, a few words, EOS, then each encoder's padding.
+    static func tokenIDs(pad: Int32) -> [[Int32]] {
+        var ids: [Int32] = [49406]
+        for i in 0..<20 { ids.append(Int32(320 + 37 * i)) }
+        ids.append(49407)
+        while ids.count < 77 { ids.append(pad) }
+        return [ids]
+    }
+
+    /// Both encoders as SDXL uses them: penultimate hidden states of each, concatenated, plus bigG's pooled output.
+    func encodePrompt() -> (context: Tensor, pooled: Tensor) {
+        let (l, g) = textEncoders()
+        let (hl, _) = l.encode(Self.tokenIDs(pad: 49407), skipLast: 1, c)
+        let (hg, pooled) = g.encode(Self.tokenIDs(pad: CLIPTokenizer.bigGPad), skipLast: 1, c)
+        return (c.concat([hl, hg], dim: 2), pooled!)
+    }
+
+    /// The timed closure and its FLOP count for `component` at image side `size` (building models as needed).
+    func workload(_ component: SDXLBenchComponent, size: Int, tileLatent: Int,
+                  tileOverlap: Int) -> (() -> Void, Double) {
+        let lat = size / 8
+        let timeIds: [[Float]] = [[Float(size), Float(size), 0, 0, Float(size), Float(size)]]
+        switch component {
+        case .textEncoders:
+            _ = textEncoders()
+            return ({ _ = self.encodePrompt() }, SDXLFlops.textEncoders)
+        case .unetStep:
+            let u = unetModel()
+            let x = OpsBenchmarks.random([1, 4, lat, lat], seed: 21)
+            let context = OpsBenchmarks.random([1, 77, 2048], seed: 22)
+            let pooled = OpsBenchmarks.random([1, 1280], seed: 23)
+            return ({ _ = u(x, timestep: [999], context: context, addTextEmbeds: pooled, timeIds: timeIds, self.c) },
+                    SDXLFlops.unet(size: size))
+        case .vaeDecode, .vaeDecodeTiled:
+            let v = vaeModel()
+            let z = OpsBenchmarks.random([1, 4, lat, lat], seed: 24)
+            if component == .vaeDecode {
+                return ({ _ = v.decodeFromModelSpace(z, self.c) }, SDXLFlops.vaeDecode(size: size))
+            }
+            // Useful work only: the tiles' halos are extra FLOPs not counted, so GFLOP/s is comparable to vae_decode.
+            let vz = c.scale(z, by: 1 / v.config.scalingFactor)
+            return ({ _ = v.decodeTiled(vz, tileLatent: tileLatent, overlap: tileOverlap, self.c) },
+                    SDXLFlops.vaeDecode(size: size))
+        case .generate4Step:
+            _ = textEncoders(); let u = unetModel(); let v = vaeModel()
+            let c = self.c
+            return ({
+                let (context, pooled) = self.encodePrompt()
+                let denoiser = EpsDenoiser(cfgScale: 1, cond: { x, t in
+                    u(x, timestep: [t], context: context, addTextEmbeds: pooled, timeIds: timeIds, c)
+                })
+                let run = SamplingRun(sampler: .lcm, sigmas: Scheduler.simple.sigmas(steps: 4), denoiser: denoiser,
+                                      shape: [1, 4, lat, lat], seed: 0)
+                _ = v.decodeFromModelSpace(run.run(), c)
+            }, SDXLFlops.textEncoders + 4 * SDXLFlops.unet(size: size) + SDXLFlops.vaeDecode(size: size))
+        }
+    }
+
+    /// One warm-up, then best and median of `repeats` runs.
+    static func measure(repeats: Int, _ body: () -> Void) -> (best: Double, median: Double) {
+        body()
+        var times: [Double] = []
+        for _ in 0..<max(1, repeats) {
+            let t0 = Timer.now(); body(); times.append(Timer.now() - t0)
+        }
+        times.sort()
+        let n = times.count
+        let median = n % 2 == 1 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2
+        return (times[0], median)
+    }
+}
+
+/// Analytic FLOP counts (multiply-add = 2 FLOP) from docs/baselines.md, measured with PyTorch's
+/// `FlopCounterMode` at 512² and 1024². Other sizes use F(A) = α·A + β·A² in the latent area A, fitted
+/// exactly through both anchors: convolutions, linears and cross-attention scale with A, self-attention
+/// with A². Exact at 512²/1024²; an approximation elsewhere (e.g. 768², and extrapolated below 512²).
+enum SDXLFlops {
+    /// Both text encoders over one 77-token window.
+    static let textEncoders = 0.111e12
+
+    /// One UNet forward, batch 1.
+    static func unet(size: Int) -> Double { fit(size: size, at512: 1.589e12, at1024: 6.761e12) }
+
+    /// One full VAE decode (post-quant conv + decoder).
+    static func vaeDecode(size: Int) -> Double { fit(size: size, at512: 2.515e12, at1024: 10.470e12) }
+
+    static func fit(size: Int, at512 f1: Double, at1024 f2: Double) -> Double {
+        let a1 = 64.0 * 64, a2 = 128.0 * 128
+        // Solve α·a1 + β·a1² = f1, α·a2 + β·a2² = f2.
+        let beta = (f2 - f1 * a2 / a1) / (a2 * a2 - a1 * a2)
+        let alpha = (f1 - beta * a1 * a1) / a1
+        let a = Double(size / 8) * Double(size / 8)
+        return alpha * a + beta * a * a
+    }
+}
+
+/// Peak RSS (VmHWM) parsed on any whitespace: /proc pads the number to 8 columns after a tab, so from
+/// 10 GB (8 digits) up there is no space between "VmHWM:\t" and the number, and `ProcessMemory.peakBytes`
+/// (which splits on spaces only) reads 0.
+enum SDXLBenchMemory {
+    static var peakBytes: Int {
+        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let fields = line.dropFirst("VmHWM:".count).split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return (fields.first.flatMap { Int($0) } ?? 0) * 1024
+        }
+        return 0
+    }
+}
+
+/// glibc `malloc_trim` (not exported by the Glibc module): returns free heap pages to the kernel.
+@_silgen_name("malloc_trim")
+private func sumiMallocTrim(_ pad: Int) -> Int32

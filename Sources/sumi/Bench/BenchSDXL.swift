@@ -1,0 +1,166 @@
+import ArgumentParser
+import Diffusion
+import Foundation
+import Tensor
+
+/// `sumi bench sdxl`: full-size SDXL components with random weights, timed per image size beside the
+/// same run's sgemm. `tools/reference/bench_torch.py` does the same work in PyTorch (same JSON rows).
+struct BenchSDXL: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sdxl",
+        abstract: "Time full-size SDXL components (random weights) against sgemm in the same run.",
+        discussion: """
+        Components: \(SDXLBenchComponent.allCases.map(\.rawValue).joined(separator: ", ")).
+        Each row is the best of --repeats runs after one warm-up (the median is printed too), with the
+        process's peak RSS during that row (models included). Memory: the UNet alone is 10.3 GB in fp32.
+        """
+    )
+
+    @Option(help: "Comma-separated image sizes in pixels (square; multiples of 64 for the UNet).")
+    var sizes = "512,768,1024"
+
+    @Option(help: "Weight/activation precision (only fp32 for now).")
+    var precision = "fp32"
+
+    @Flag(help: "Print one JSON array instead of a table.")
+    var json = false
+
+    @Option(help: "Timed repeats per row (after one warm-up).")
+    var repeats = 3
+
+    @Option(help: "Comma-separated components (default: all).")
+    var components = SDXLBenchComponent.allCases.map(\.rawValue).joined(separator: ",")
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Tile core size in latent pixels for vae_decode_tiled (64 = 512 image pixels).")
+    var tileLatent = 64
+
+    @Option(help: "Tile halo in latent pixels for vae_decode_tiled.")
+    var tileOverlap = 16
+
+    func validate() throws {
+        guard precision == "fp32" else {
+            throw ValidationError("--precision \(precision): only fp32 is implemented so far")
+        }
+        guard !parsedSizes.isEmpty, parsedSizes.allSatisfy({ $0 > 0 && $0 % 64 == 0 }) else {
+            throw ValidationError("--sizes must be positive multiples of 64, got \(sizes)")
+        }
+        _ = try parsedComponents()
+    }
+
+    var parsedSizes: [Int] { sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+
+    func parsedComponents() throws -> [SDXLBenchComponent] {
+        let names = components.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let set = try Set(names.map { name -> SDXLBenchComponent in
+            guard let c = SDXLBenchComponent(rawValue: name) else {
+                throw ValidationError("unknown component \(name); known: \(SDXLBenchComponent.allCases.map(\.rawValue))")
+            }
+            return c
+        })
+        // Fixed order so models can be freed as soon as no later component needs them.
+        return SDXLBenchComponent.allCases.filter(set.contains)
+    }
+
+    func run() throws {
+        let c = Compute(threads: threads).inference
+        let wanted = try parsedComponents()
+        var rows: [SDXLBenchRow] = []
+        func emit(_ row: SDXLBenchRow) {
+            rows.append(row)
+            if !json { print(row.tableLine); fflush(stdout) }
+        }
+        if !json {
+            print(MachineInfo.current().description)
+            print("threads: \(c.threads), precision: \(precision), best (and median) of \(repeats) after one warm-up")
+        }
+        let sgemm = OpsBenchmarks.sgemm(c, n: 2048, repeats: repeats)
+        let ref = sgemm.gflops
+        emit(SDXLBenchRow(name: "sgemm", size: nil, seconds: sgemm.seconds, median: sgemm.seconds,
+                          flops: 2 * pow(2048.0, 3), sgemmGFLOPS: ref, peakRSS: SDXLBenchMemory.peakBytes))
+
+        let models = SDXLBenchModels(compute: c, log: { line in
+            // Progress goes to stderr under --json so stdout stays one JSON document.
+            if json { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line); fflush(stdout) }
+        })
+        for (i, component) in wanted.enumerated() {
+            models.keepOnly(wanted[i...].reduce(into: Set<SDXLBenchModels.Part>()) { $0.formUnion($1.parts) })
+            let sizesHere: [Int?] = component == .textEncoders ? [nil] : parsedSizes.map { $0 }
+            for size in sizesHere {
+                let (body, flops) = models.workload(component, size: size ?? 0,
+                                                    tileLatent: tileLatent, tileOverlap: tileOverlap)
+                ProcessMemory.resetPeak()
+                let times = SDXLBenchModels.measure(repeats: repeats, body)
+                emit(SDXLBenchRow(name: component.rawValue, size: size, seconds: times.best, median: times.median,
+                                  flops: flops, sgemmGFLOPS: ref, peakRSS: SDXLBenchMemory.peakBytes))
+            }
+        }
+        models.keepOnly([])
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try enc.encode(rows), as: UTF8.self))
+        }
+    }
+}
+
+/// The measured pieces of an SDXL generation (names are the JSON row names).
+enum SDXLBenchComponent: String, CaseIterable {
+    case textEncoders = "text_encoders"
+    case unetStep = "unet_step"
+    case generate4Step = "generate_4step"
+    case vaeDecode = "vae_decode"
+    case vaeDecodeTiled = "vae_decode_tiled"
+
+    /// Models the component needs.
+    var parts: Set<SDXLBenchModels.Part> {
+        switch self {
+        case .textEncoders: return [.textEncoders]
+        case .unetStep: return [.unet]
+        case .generate4Step: return [.textEncoders, .unet, .vae]
+        case .vaeDecode, .vaeDecodeTiled: return [.vae]
+        }
+    }
+}
+
+/// One row of `sumi bench sdxl --json` (the same keys as `bench_torch.py`, plus "impl": "sumi").
+struct SDXLBenchRow: Encodable {
+    let name: String
+    /// Image side in pixels; nil for size-independent rows (sgemm, text encoders).
+    let size: Int?
+    let seconds: Double
+    let median: Double
+    let flops: Double
+    let sgemmGFLOPS: Double
+    let peakRSS: Int
+
+    var gflops: Double { flops / seconds / 1e9 }
+
+    enum CodingKeys: String, CodingKey {
+        case impl, name, size, seconds, gflops
+        case median = "median_seconds"
+        case fraction = "fraction_of_sgemm"
+        case peakRSS = "peak_rss_bytes"
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode("sumi", forKey: .impl)
+        try c.encode(name, forKey: .name)
+        try c.encode(size, forKey: .size)   // explicit null for size-independent rows
+        try c.encode(seconds, forKey: .seconds)
+        try c.encode(median, forKey: .median)
+        try c.encode(gflops, forKey: .gflops)
+        try c.encode(gflops / sgemmGFLOPS, forKey: .fraction)
+        try c.encode(peakRSS, forKey: .peakRSS)
+    }
+
+    var tableLine: String {
+        let label = size.map { "\(name) @\($0)²" } ?? name
+        return "\(label.padding(toLength: 28, withPad: " ", startingAt: 0)) "
+            + String(format: "%9.3f s (median %9.3f) %7.1f GFLOP/s %6.1f %%  peak RSS %7.2f GiB",
+                     seconds, median, gflops, gflops / sgemmGFLOPS * 100, Double(peakRSS) / 1_073_741_824)
+    }
+}
