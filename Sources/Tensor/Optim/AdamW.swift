@@ -37,19 +37,13 @@ public final class AdamW: Optimizer {
     }
 
     public func step(lr: Float) {
-        for group in groups where group.trainable {
-            let groupLR = Double(lr) * Double(group.lrScale)
-            let wd = Double(group.weightDecay ?? weightDecay)
-            for p in group.params {
-                guard let g = p.grad else { continue }
-                precondition(g.shape == p.shape, "AdamW: grad \(g.shape) for parameter \(p.shape)")
-                let s = state(for: p)
-                s.step += 1
-                let h = AdamWHyper(lr: groupLR, weightDecay: wd, betas: betas, eps: eps, step: s.step)
-                let pp = p.data, pg = g.data, pm = s.m.data, pv = s.v.data
-                compute.parallelFor(p.count, grain: 1 << 14) { r in
-                    AdamW.update(p: pp, g: pg, m: pm, v: pv, range: r, h)
-                }
+        OptimizerSupport.forEachGradient(groups, lr: lr, defaultWeightDecay: weightDecay, optimizer: "AdamW") { p, g, groupLR, wd in
+            let s = state(for: p)
+            s.step += 1
+            let h = AdamWHyper(lr: groupLR, weightDecay: wd, betas: betas, eps: eps, step: s.step)
+            let pp = p.data, pg = g.data, pm = s.m.data, pv = s.v.data
+            compute.parallelFor(p.count, grain: 1 << 14) { r in
+                AdamW.update(p: pp, g: pg, m: pm, v: pv, range: r, h)
             }
         }
     }

@@ -70,17 +70,11 @@ public final class AdamW8bit: Optimizer {
     }
 
     public func step(lr: Float) {
-        for group in groups where group.trainable {
-            let groupLR = Double(lr) * Double(group.lrScale)
-            let wd = Double(group.weightDecay ?? weightDecay)
-            for p in group.params {
-                guard let g = p.grad else { continue }
-                precondition(g.shape == p.shape, "AdamW8bit: grad \(g.shape) for parameter \(p.shape)")
-                let s = state(for: p)
-                s.step += 1
-                let h = Hyper(lr: groupLR, weightDecay: wd, betas: betas, eps: eps, step: s.step)
-                if s.quantized { updateQuantized(p, g, s, h) } else { updateFull(p, g, s, h) }
-            }
+        OptimizerSupport.forEachGradient(groups, lr: lr, defaultWeightDecay: weightDecay, optimizer: "AdamW8bit") { p, g, groupLR, wd in
+            let s = state(for: p)
+            s.step += 1
+            let h = Hyper(lr: groupLR, weightDecay: wd, betas: betas, eps: eps, step: s.step)
+            if s.quantized { updateQuantized(p, g, s, h) } else { updateFull(p, g, s, h) }
         }
     }
 

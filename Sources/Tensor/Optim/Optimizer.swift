@@ -53,6 +53,21 @@ public enum OptimizerStateError: Error, CustomStringConvertible, Equatable {
 
 /// Shared bookkeeping: stable per-parameter keys and the duplicate check.
 enum OptimizerSupport {
+    /// Calls `body(parameter, gradient, learning rate, weight decay)` for every parameter with a gradient in the
+    /// trainable groups (group lr scale and weight-decay override applied) — the walk every optimizer's step shares.
+    static func forEachGradient(_ groups: [ParameterGroup], lr: Float, defaultWeightDecay: Float, optimizer: String,
+                                _ body: (Tensor, Tensor, Double, Double) -> Void) {
+        for group in groups where group.trainable {
+            let groupLR = Double(lr) * Double(group.lrScale)
+            let wd = Double(group.weightDecay ?? defaultWeightDecay)
+            for p in group.params {
+                guard let g = p.grad else { continue }   // no gradient: skipped, step count unchanged (as torch)
+                precondition(g.shape == p.shape, "\(optimizer): grad \(g.shape) for parameter \(p.shape)")
+                body(p, g, groupLR, wd)
+            }
+        }
+    }
+
     /// `(key prefix, group, parameter)` for every parameter, in group then index order.
     static func entries(_ groups: [ParameterGroup]) -> [(key: String, group: ParameterGroup, param: Tensor)] {
         var out: [(String, ParameterGroup, Tensor)] = []
