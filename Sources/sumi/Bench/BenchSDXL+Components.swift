@@ -180,20 +180,6 @@ enum SDXLFlops {
     }
 }
 
-/// Peak RSS (VmHWM) parsed on any whitespace: /proc pads the number to 8 columns after a tab, so from
-/// 10 GB (8 digits) up there is no space between "VmHWM:\t" and the number, and `ProcessMemory.peakBytes`
-/// (which splits on spaces only) reads 0.
-enum SDXLBenchMemory {
-    static var peakBytes: Int {
-        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let fields = line.dropFirst("VmHWM:".count).split(whereSeparator: { $0 == " " || $0 == "\t" })
-            return (fields.first.flatMap { Int($0) } ?? 0) * 1024
-        }
-        return 0
-    }
-}
-
 /// glibc `malloc_trim` (not exported by the Glibc module): returns free heap pages to the kernel.
 @_silgen_name("malloc_trim")
 private func sumiMallocTrim(_ pad: Int) -> Int32

@@ -79,7 +79,7 @@ struct BenchSDXL: ParsableCommand {
         let sgemm = OpsBenchmarks.sgemm(c, n: 2048, repeats: repeats)
         let ref = sgemm.gflops
         emit(SDXLBenchRow(name: "sgemm", size: nil, seconds: sgemm.seconds, median: sgemm.seconds,
-                          flops: 2 * pow(2048.0, 3), sgemmGFLOPS: ref, peakRSS: SDXLBenchMemory.peakBytes))
+                          flops: 2 * pow(2048.0, 3), sgemmGFLOPS: ref, peakRSS: ProcessMemory.peakBytes))
 
         let models = SDXLBenchModels(compute: c, log: { line in
             // Progress goes to stderr under --json so stdout stays one JSON document.
@@ -94,7 +94,7 @@ struct BenchSDXL: ParsableCommand {
                 ProcessMemory.resetPeak()
                 let times = SDXLBenchModels.measure(repeats: repeats, body)
                 emit(SDXLBenchRow(name: component.rawValue, size: size, seconds: times.best, median: times.median,
-                                  flops: flops, sgemmGFLOPS: ref, peakRSS: SDXLBenchMemory.peakBytes))
+                                  flops: flops, sgemmGFLOPS: ref, peakRSS: ProcessMemory.peakBytes))
             }
         }
         models.keepOnly([])
