@@ -8,16 +8,19 @@ extension SDXLPipeline {
     /// Loads all four models from a single-file SDXL checkpoint (`model.diffusion_model.`,
     /// `conditioner.embedders.{0,1}.…`, `first_stage_model.`) or a diffusers folder (`unet/`, `text_encoder/`,
     /// `text_encoder_2/`, `vae/`, one safetensors file each; the `.fp16.` variant is used when it is the only one).
-    /// `config` gives the architectures (`.sdxl` for real models). Errors name the file.
+    /// `config` gives the architectures; nil reads them from a diffusers folder's config.json files (so folders of
+    /// any SDXL-structured size load as they are, like the embedded emoji model) and uses `.sdxl` for single files.
+    /// Errors name the file.
     /// Before allocating anything, the memory the models need (fp32 weights plus a working set for
     /// `width`×`height`) is compared with MemAvailable; a machine that cannot hold them gets a one-line refusal
     /// instead of being driven into swap or the OOM killer. `available` overrides /proc/meminfo (tests, or
     /// `nil` there to skip the check where the kernel does not report it).
-    public static func load(path: String, tokenizer: CLIPTokenizer, config: SDXLModelConfig = .sdxl,
+    public static func load(path: String, tokenizer: CLIPTokenizer, config requested: SDXLModelConfig? = nil,
                             width: Int = 1024, height: Int = 1024,
                             available: Int? = MemInfo.read().availableBytes,
                             _ c: Compute) throws -> SDXLPipeline {
         let layout = try CheckpointLayout.detect(path: path)
+        let config = try requested ?? architecture(of: layout)
         if let available {
             let estimate = MemoryEstimate(layout: layout, width: width, height: height)
             if case let .refuse(message) = estimate.verdict(available: available, label: path) {
@@ -57,6 +60,16 @@ extension SDXLPipeline {
             throw PipelineError.unsupportedCheckpoint(path: path, kind: layout.kind.label)
         }
         return SDXLPipeline(config: config, tokenizer: tokenizer, clipL: clipL, clipG: clipG, unet: unet, vae: vae)
+    }
+
+    /// The architecture of a checkpoint: a diffusers folder's own config.json files, `.sdxl` for anything else.
+    public static func architecture(path: String) throws -> SDXLModelConfig {
+        try architecture(of: CheckpointLayout.detect(path: path))
+    }
+
+    static func architecture(of layout: CheckpointLayout) throws -> SDXLModelConfig {
+        if case .diffusersFolder = layout.kind { return try SDXLModelConfig.read(diffusersFolder: layout.path) }
+        return .sdxl
     }
 
     /// The file whose hash identifies the model at `path` in image metadata: the file itself, or for a diffusers

@@ -22,6 +22,14 @@ public struct LatentDistribution {
         precondition(noise.shape == mean.shape, "LatentDistribution.sample: noise \(noise.shape) vs mean \(mean.shape)")
         return c.add(mean, c.mul(c.halfExp(logvar), noise))
     }
+
+    /// KL divergence to the standard normal, averaged over elements (diffusers `DiagonalGaussianDistribution.kl`
+    /// sums instead; a mean keeps the weight independent of the latent size): mean(½ (μ² + σ² − 1 − log σ²)).
+    public func klPerElement(_ c: Compute) -> Tensor {
+        let sigma = c.halfExp(logvar)
+        let terms = c.sub(c.add(c.mul(mean, mean), c.mul(sigma, sigma)), c.addScalar(logvar, 1))
+        return c.scale(c.mean(terms), by: 0.5)
+    }
 }
 
 /// clamp(x, −30, 20): the log-variance guard of diffusers' `DiagonalGaussianDistribution`.
