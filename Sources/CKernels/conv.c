@@ -106,3 +106,48 @@ void sumi_upsample_nearest2x_backward(const float *restrict dy, float *restrict 
         for (int64_t x = 0; x < w; x++) d[x] = (a[2 * x] + a[2 * x + 1]) + (b[2 * x] + b[2 * x + 1]);
     }
 }
+
+// One 32-pixel-wide tile for a compile-time row count M: M × 32 accumulators stay in registers while
+// K rows of b stream past (one load of b feeds M FMAs).
+#define FEW_W 32
+static inline __attribute__((always_inline))
+void few_rows_tile(const int M, const float *restrict w, int64_t k, const float *restrict b, int64_t ldb,
+                   float *restrict out, int64_t ldo, int accumulate, int64_t p, int64_t width) {
+    float acc[SUMI_FEW_ROWS_MAX][FEW_W];
+    for (int o = 0; o < M; o++)
+        for (int j = 0; j < FEW_W; j++) acc[o][j] = 0;
+    if (width == FEW_W) {
+        for (int64_t r = 0; r < k; r++) {
+            const float *br = b + r * ldb + p;
+            for (int o = 0; o < M; o++) {
+                const float wv = w[o * k + r];
+                for (int j = 0; j < FEW_W; j++) acc[o][j] += wv * br[j];
+            }
+        }
+    } else {
+        for (int64_t r = 0; r < k; r++) {
+            const float *br = b + r * ldb + p;
+            for (int o = 0; o < M; o++) {
+                const float wv = w[o * k + r];
+                for (int64_t j = 0; j < width; j++) acc[o][j] += wv * br[j];
+            }
+        }
+    }
+    for (int o = 0; o < M; o++) {
+        float *dst = out + o * ldo + p;
+        if (accumulate) for (int64_t j = 0; j < width; j++) dst[j] += acc[o][j];
+        else for (int64_t j = 0; j < width; j++) dst[j] = acc[o][j];
+    }
+}
+
+#define FEW_CASE(M) case M: for (int64_t p = p_start; p < p_end; p += FEW_W) \
+    few_rows_tile(M, w, k, b, ldb, out, ldo, accumulate, p, p_end - p < FEW_W ? p_end - p : FEW_W); break;
+
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void sumi_gemm_few_rows(const float *restrict w, int64_t m, int64_t k, const float *restrict b, int64_t ldb,
+                        float *restrict out, int64_t ldo, int accumulate, int64_t p_start, int64_t p_end) {
+    switch (m) {
+    FEW_CASE(1) FEW_CASE(2) FEW_CASE(3) FEW_CASE(4) FEW_CASE(5) FEW_CASE(6) FEW_CASE(7) FEW_CASE(8)
+    default: break;
+    }
+}

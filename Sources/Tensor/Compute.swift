@@ -12,6 +12,11 @@ public struct Compute: Sendable {
     public let threads: Int
     /// When false no op records a graph node, whatever its inputs require.
     public var recordsGradients: Bool
+    /// Arithmetic of the big matrix products (linear, conv). `.bf16` rounds both operands to bfloat16 and
+    /// accumulates in fp32 where the CPU has AVX512-BF16; elsewhere it silently stays fp32.
+    public var precision: Precision = .fp32
+    /// When set, ops charge their time, FLOPs and page faults to it (see `OpProfiler`).
+    public var profiler: OpProfiler?
 
     /// A context with `threads` workers (default: every core). Sets OpenBLAS's thread count too.
     public init(threads: Int? = nil, recordsGradients: Bool = true) {
@@ -23,6 +28,15 @@ public struct Compute: Sendable {
 
     /// The same context with gradient recording off.
     public var inference: Compute { var c = self; c.recordsGradients = false; return c }
+
+    /// The same context with another GEMM precision.
+    public func with(precision: Precision) -> Compute { var c = self; c.precision = precision; return c }
+
+    /// The same context charging op times to `profiler` (nil: no profiling).
+    public func with(profiler: OpProfiler?) -> Compute { var c = self; c.profiler = profiler; return c }
+
+    /// Whether GEMMs run in bf16 on this machine (asked for and supported by the CPU).
+    public var usesBF16: Bool { precision == .bf16 && BF16GEMM.isSupported }
 
     /// Runs `body` over `0..<count` split into at most `threads` contiguous ranges.
     /// Small counts (below `grain` per thread) run on the calling thread.
@@ -72,6 +86,14 @@ public struct Compute: Sendable {
             for i in r { pa[i] += pb[i] }
         }
     }
+}
+
+/// Arithmetic precision of matrix products.
+public enum Precision: String, Sendable, CaseIterable {
+    /// IEEE single precision throughout.
+    case fp32
+    /// Operands rounded to bfloat16 (8-bit mantissa), products accumulated in fp32.
+    case bf16
 }
 
 /// What the CPU offers, detected at run time.

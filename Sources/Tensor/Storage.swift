@@ -15,15 +15,29 @@ public final class Storage: @unchecked Sendable {
     private let release: (() -> Void)?
 
     /// Allocates `count` floats, zero-filled.
+    ///
+    /// Large buffers come straight from anonymous `mmap`, whose pages are zero and cost no memory until
+    /// written: a model built with zero weights and then filled with half-resident values (`assignHalf`)
+    /// never commits its fp32 pages.
     public init(count: Int) {
         precondition(count >= 0, "Storage count must be non-negative, got \(count)")
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        if bytes >= Self.mmapThreshold,
+           let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
+            self.pointer = p.bindMemory(to: Float.self, capacity: count)
+            self.count = count
+            self.release = { munmap(p, bytes) }
+            return
+        }
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         self.release = nil
     }
+
+    /// Zero-filled buffers at least this large are mapped rather than allocated (see `init(count:)`).
+    static let mmapThreshold = 1 << 20
 
     /// Allocates `count` floats without initialising them (caller writes every element).
     public init(uninitializedCount count: Int) {
@@ -65,10 +79,24 @@ public final class Storage: @unchecked Sendable {
     public func compactToHalf() {
         residencyLock.lock(); defer { residencyLock.unlock() }
         guard half == nil, count > 0 else { return }
+        derivedForms = [:]   // built from the unrounded values
         let h = UnsafeMutablePointer<UInt16>.allocate(capacity: count)
         sumi_f32_to_f16(pointer, h, count)
         half = h
         if residentUsers == 0 { releasePages() }
+    }
+
+    /// Makes the storage half-resident holding `bits` (IEEE f16, `count` of them) without writing the fp32
+    /// buffer: a loader reading an f16 checkpoint can fill a weight with no fp32 peak. The values are the
+    /// f16 values exactly; `withResident` expands them for each use, `restoreFull` for good.
+    public func assignHalf(_ bits: UnsafePointer<UInt16>) {
+        residencyLock.lock(); defer { residencyLock.unlock() }
+        precondition(residentUsers == 0, "Storage.assignHalf while the values are in use")
+        derivedForms = [:]
+        let h = half ?? UnsafeMutablePointer<UInt16>.allocate(capacity: max(count, 1))
+        h.update(from: bits, count: count)
+        half = h
+        releasePages()
     }
 
     /// Returns to plain fp32 storage (the values stay f16-rounded).
@@ -93,6 +121,41 @@ public final class Storage: @unchecked Sendable {
             residencyLock.unlock()
         }
         return try body()
+    }
+
+    // MARK: Derived forms (e.g. packed bf16 weights)
+
+    /// Whether the owner promised the values no longer change (see `freeze`).
+    private var frozen = false
+    private var derivedForms: [String: AnyObject] = [:]
+
+    /// Whether derived forms of the values are cached (the storage is frozen).
+    public var isFrozen: Bool { residencyLock.withLock { frozen } }
+
+    /// Promises that the values will not change from now on (frozen inference weights), so derived forms
+    /// such as a layer's packed bf16 panels are built once and kept beside the values (they cost half the
+    /// fp32 size). Anything that writes the values afterwards must call `unfreeze` first.
+    public func freeze() { residencyLock.withLock { frozen = true } }
+
+    /// Allows writes again and drops every cached derived form.
+    public func unfreeze() { residencyLock.withLock { frozen = false; derivedForms = [:] } }
+
+    /// Bytes held by cached derived forms that report a size through `bytes` (for memory reports).
+    public func derivedBytes(_ size: (AnyObject) -> Int) -> Int {
+        residencyLock.withLock { derivedForms.values.reduce(0) { $0 + size($1) } }
+    }
+
+    /// The derived form named `key`: cached while the storage is frozen, otherwise built afresh by `make`
+    /// on every call (the values may have changed since). `make` reads the fp32 values, so half-resident
+    /// storage must be inside `withResident`.
+    public func derived<T: AnyObject>(_ key: String, _ make: () -> T) -> T {
+        residencyLock.lock()
+        guard frozen else { residencyLock.unlock(); return make() }
+        defer { residencyLock.unlock() }
+        if let cached = derivedForms[key] as? T { return cached }
+        let value = make()
+        derivedForms[key] = value
+        return value
     }
 
     /// Releases the whole pages inside the fp32 buffer (their contents become zero until rewritten).

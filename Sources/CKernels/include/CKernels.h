@@ -8,6 +8,7 @@
 #include "activations.h"
 #include "elementwise.h"
 #include "torch_rng.h"
+#include "gemm_bf16.h"
 #if __has_include("optim.h")
 #include "optim.h"
 #endif

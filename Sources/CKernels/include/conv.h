@@ -31,4 +31,14 @@ void sumi_upsample_nearest2x(const float *src, float *dst, int64_t w, int64_t ro
 /// Adjoint of `sumi_upsample_nearest2x`: dx[r, x] = sum of the 2x2 block of dy rows 2r, 2r+1.
 void sumi_upsample_nearest2x_backward(const float *dy, float *dx, int64_t w, int64_t row_start, int64_t row_end);
 
+/// Largest output-channel count `sumi_gemm_few_rows` handles.
+#define SUMI_FEW_ROWS_MAX 8
+
+/// out[o, p] = (or +=, when accumulate) Σ_r w[o, r] · b[r, p] for o < m (m ≤ SUMI_FEW_ROWS_MAX) and
+/// p in [p_start, p_end). w: [m, k] row-major; b: [k, n] (row stride ldb); out rows stride ldo.
+/// For convolutions with very few output channels (RGB / latent outputs), where a general GEMM
+/// packs for a 3-row product and runs at a few % of peak.
+void sumi_gemm_few_rows(const float *w, int64_t m, int64_t k, const float *b, int64_t ldb,
+                        float *out, int64_t ldo, int accumulate, int64_t p_start, int64_t p_end);
+
 #endif

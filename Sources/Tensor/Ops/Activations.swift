@@ -147,7 +147,9 @@ public enum GEGLU {
 extension Compute {
     /// f(x) for any `Activation`, recorded for autograd.
     public func activation(_ kind: Activation, _ x: Tensor) -> Tensor {
-        let y = Activation.forward(kind, x, self)
+        let y = profiled("\(kind) \(shapeLabel(x.shape))", bytes: 8 * Double(x.count)) {
+            Activation.forward(kind, x, self)
+        }
         return record("\(kind)", y, inputs: [x]) { dOut in [Activation.backward(kind, dOut, x: x, self)] }
     }
 
@@ -164,7 +166,7 @@ extension Compute {
 
     /// a · gelu(gate) with x = [a | gate] along the last dim. x: [..., 2H] → [..., H].
     public func geglu(_ x: Tensor) -> Tensor {
-        let y = GEGLU.forward(x, self)
+        let y = profiled("geglu \(shapeLabel(x.shape))", bytes: 6 * Double(x.count)) { GEGLU.forward(x, self) }
         return record("geglu", y, inputs: [x]) { dOut in [GEGLU.backward(dOut, x: x, self)] }
     }
 }

@@ -236,7 +236,10 @@ extension Compute {
     /// `causal` hides key j from query i when j > i (torch `is_causal=True`, e.g. CLIP's text encoder).
     public func attention(_ q: Tensor, _ k: Tensor, _ v: Tensor, scale: Float? = nil, causal: Bool = false) -> Tensor {
         let recording = records(q, k, v)
-        let (out, lse) = Attention.forward(q, k, v, scale: scale, causal: causal, saveLogSumExp: recording, self)
+        let (out, lse) = profiled("attention \(q.dim(2))×\(k.dim(2)) tokens ×\(q.dim(0) * q.dim(1)) heads ×\(q.dim(3))",
+                                  flops: 4 * Double(q.count) * Double(k.dim(2))) {
+            Attention.forward(q, k, v, scale: scale, causal: causal, saveLogSumExp: recording, self)
+        }
         guard recording, let lse else { return out }
         let saved = out.detached()   // not `out` itself: its node would then retain itself
         return record("attention", out, inputs: [q, k, v]) { dOut in

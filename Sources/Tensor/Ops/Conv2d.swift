@@ -36,6 +36,18 @@ public enum Conv2d {
                                   out_height: Int64(ho), out_width: Int64(wo))
     }
 
+    /// Profile label: kernel, stride, channels and input size ("conv3x3 640→640 @64×64").
+    static func profileLabel(_ x: Tensor, _ weight: Tensor, stride: Int, padding: Int) -> String {
+        "conv\(weight.dim(2))x\(weight.dim(3))\(stride > 1 ? "s\(stride)" : "") \(weight.dim(1))→\(weight.dim(0)) @\(x.dim(2))×\(x.dim(3))"
+    }
+
+    /// Multiply-adds × 2 of one forward.
+    static func flops(_ x: Tensor, _ weight: Tensor, stride: Int, padding: Int) -> Double {
+        let ho = outputSize(x.dim(2), kernel: weight.dim(2), stride: stride, padding: padding)
+        let wo = outputSize(x.dim(3), kernel: weight.dim(3), stride: stride, padding: padding)
+        return 2 * Double(x.dim(0) * ho * wo) * Double(weight.count)
+    }
+
     /// Whether the conv is a plain per-pixel matrix product (no im2col needed).
     static func isPointwise(_ g: sumi_conv_geometry) -> Bool {
         g.kernel_h == 1 && g.kernel_w == 1 && g.stride == 1 && g.padding == 0
@@ -96,11 +108,20 @@ public enum Conv2d {
             }
         }
         let beta: Float = bias == nil ? 0 : 1
-        if isPointwise(g) {
-            for b in 0..<batch {
-                BLAS.gemm(m: outC, n: pixels, k: k, a: weight.data, b: x.data + b * inPlane,
-                          beta: beta, c: out.data + b * outC * pixels)
+        if c.usesBF16 && outC > Int(SUMI_FEW_ROWS_MAX) {
+            return forwardBF16(x, weight: weight, g: g, into: out, accumulate: bias != nil, blockBytes: blockBytes, c)
+        }
+        // Very few output channels (RGB, latents): a register-blocked kernel instead of a 3-row sgemm.
+        let few = outC <= Int(SUMI_FEW_ROWS_MAX)
+        func product(_ b: UnsafePointer<Float>, ldb: Int, n: Int, into o: UnsafeMutablePointer<Float>) {
+            if few {
+                fewRowsGEMM(weight.data, m: outC, k: k, b: b, ldb: ldb, n: n, out: o, ldo: pixels, accumulate: bias != nil, c)
+            } else {
+                BLAS.gemm(m: outC, n: n, k: k, a: weight.data, b: b, ldb: ldb, beta: beta, c: o, ldc: pixels)
             }
+        }
+        if isPointwise(g) {
+            for b in 0..<batch { product(x.data + b * inPlane, ldb: pixels, n: pixels, into: out.data + b * outC * pixels) }
             return out
         }
         let width = blockWidth(pixels: pixels, rows: k, blockBytes: blockBytes)
@@ -110,8 +131,47 @@ public enum Conv2d {
             for p0 in Swift.stride(from: 0, to: pixels, by: width) {
                 let np = min(width, pixels - p0)
                 im2col(xb, g, p0: p0, np: np, into: col.pointer, c)
-                BLAS.gemm(m: outC, n: np, k: k, a: weight.data, b: col.pointer, ldb: np,
-                          beta: beta, c: ob + p0, ldc: pixels)
+                product(col.pointer, ldb: np, n: np, into: ob + p0)
+            }
+        }
+        return out
+    }
+
+    /// out[o, p] (+)= Σ_r w[o, r] · b[r, p] for m ≤ 8 rows, pixels split across workers in 32-wide tiles.
+    /// w: [m, k]; b: [k, n] (row stride ldb); out: rows of stride ldo.
+    static func fewRowsGEMM(_ w: UnsafePointer<Float>, m: Int, k: Int, b: UnsafePointer<Float>, ldb: Int, n: Int,
+                            out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool, _ c: Compute) {
+        let tiles = (n + 31) / 32
+        c.parallelFor(tiles, grain: max(1, 4096 / max(k * m, 1))) { r in
+            sumi_gemm_few_rows(w, Int64(m), Int64(k), b, Int64(ldb), out, Int64(ldo), accumulate ? 1 : 0,
+                               Int64(r.lowerBound * 32), Int64(min(n, r.upperBound * 32)))
+        }
+    }
+
+    /// The bf16 GEMM path of `forward` (same lowering; the weight packed once while its storage is frozen).
+    /// out: [B, O, Ho, Wo], bias already filled when `accumulate`.
+    static func forwardBF16(_ x: Tensor, weight: Tensor, g: sumi_conv_geometry, into out: Tensor, accumulate: Bool,
+                            blockBytes: Int, _ c: Compute) -> Tensor {
+        let (batch, outC) = (x.dim(0), weight.dim(0))
+        let pixels = out.dim(2) * out.dim(3), inPlane = x.count / max(batch, 1), k = weight.count / outC
+        let pw = weight.storage.derived("bf16.conv.\(outC)x\(k)") { BF16GEMM.packA(weight.data, lda: k, m: outC, k: k, c) }
+        if isPointwise(g) {
+            let px = BF16GEMM.bBuffer(k: k, n: pixels)
+            for b in 0..<batch {
+                BF16GEMM.packB(x.data + b * inPlane, ldb: pixels, trans: false, k: k, n: pixels, into: px, c)
+                BF16GEMM.gemm(pw, px, c: out.data + b * outC * pixels, ldc: pixels, accumulate: accumulate, c)
+            }
+            return out
+        }
+        let width = blockWidth(pixels: pixels, rows: k, blockBytes: blockBytes)
+        let col = Storage(uninitializedCount: k * width), pcol = BF16GEMM.bBuffer(k: k, n: width)
+        for b in 0..<batch {
+            let xb = UnsafePointer(x.data + b * inPlane), ob = out.data + b * outC * pixels
+            for p0 in Swift.stride(from: 0, to: pixels, by: width) {
+                let np = min(width, pixels - p0)
+                im2col(xb, g, p0: p0, np: np, into: col.pointer, c)
+                BF16GEMM.packB(col.pointer, ldb: np, trans: false, k: k, n: np, into: pcol, c)
+                BF16GEMM.gemm(pw, pcol, c: ob + p0, ldc: pixels, accumulate: accumulate, c)
             }
         }
         return out
@@ -232,7 +292,10 @@ extension Compute {
     /// 2-D convolution (PyTorch `F.conv2d`, groups = 1).
     /// x: [B, C, H, W], weight: [O, C, kh, kw], bias: [O] → [B, O, Ho, Wo].
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) -> Tensor {
-        let y = Conv2d.forward(x, weight: weight, bias: bias, stride: stride, padding: padding, self)
+        let y = profiled(Conv2d.profileLabel(x, weight, stride: stride, padding: padding),
+                         flops: Conv2d.flops(x, weight, stride: stride, padding: padding)) {
+            Conv2d.forward(x, weight: weight, bias: bias, stride: stride, padding: padding, self)
+        }
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
         return record("conv2d", y, inputs: inputs) { dOut in
             let g = Conv2d.backward(dOut, x: x, weight: weight, hasBias: bias?.requiresGrad ?? false,

@@ -131,7 +131,10 @@ extension Compute {
     public func mul(_ a: Tensor, _ b: Tensor) -> Tensor { binary(.mul, a, b) }
 
     private func binary(_ op: Elementwise.Op, _ a: Tensor, _ b: Tensor) -> Tensor {
-        let y = Elementwise.forward(op, a, b, self)
+        let y = profiled("\(op.rawValue) \(shapeLabel(a.shape)) \(shapeLabel(b.shape))",
+                         bytes: 4 * Double(a.count + b.count + max(a.count, b.count))) {
+            Elementwise.forward(op, a, b, self)
+        }
         return record(op.rawValue, y, inputs: [a, b]) { dOut in
             let g = Elementwise.backward(op, dOut, a: a, b: b, needA: a.requiresGrad, needB: b.requiresGrad, self)
             return [g.dA, g.dB]
@@ -146,7 +149,9 @@ extension Compute {
     public func neg(_ x: Tensor) -> Tensor { affine(x, scale: -1, shift: 0, "neg") }
 
     private func affine(_ x: Tensor, scale: Float, shift: Float, _ name: String) -> Tensor {
-        let y = Affine.forward(x, scale: scale, shift: shift, self)
+        let y = profiled("\(name) \(shapeLabel(x.shape))", bytes: 8 * Double(x.count)) {
+            Affine.forward(x, scale: scale, shift: shift, self)
+        }
         return record(name, y, inputs: [x]) { dOut in [Affine.backward(dOut, scale: scale, self)] }
     }
 }

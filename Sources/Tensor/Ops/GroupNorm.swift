@@ -259,7 +259,10 @@ extension Compute {
     }
 
     private func recordGroupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float, silu: Bool) -> Tensor {
-        let (y, cache) = GroupNorm.forward(x, groups: groups, weight: weight, bias: bias, eps: eps, silu: silu, self)
+        let (y, cache) = profiled("\(silu ? "group_norm_silu" : "group_norm") \(shapeLabel(x.shape))",
+                                  bytes: 12 * Double(x.count)) {
+            GroupNorm.forward(x, groups: groups, weight: weight, bias: bias, eps: eps, silu: silu, self)
+        }
         let inputs = [x] + [weight, bias].compactMap { $0 }
         return record(silu ? "groupNormSiLU" : "groupNorm", y, inputs: inputs) { dOut in
             let g = GroupNorm.backward(dOut, x: x, groups: groups, weight: weight, bias: bias, cache: cache, silu: silu,

@@ -126,7 +126,9 @@ public enum LayerNorm {
 extension Compute {
     /// Layer norm over the last dimension. x: [..., D], weight/bias: [D] or nil.
     public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
-        let (y, cache) = LayerNorm.forward(x, weight: weight, bias: bias, eps: eps, self)
+        let (y, cache) = profiled("layer_norm \(shapeLabel(x.shape))", bytes: 8 * Double(x.count)) {
+            LayerNorm.forward(x, weight: weight, bias: bias, eps: eps, self)
+        }
         let inputs = [x] + [weight, bias].compactMap { $0 }
         return record("layerNorm", y, inputs: inputs) { dOut in
             let g = LayerNorm.backward(dOut, x: x, weight: weight, bias: bias, cache: cache,

@@ -17,6 +17,15 @@ public enum Linear {
                 for i in r { (po + i * outF).update(from: pb, count: outF) }
             }
         }
+        if c.usesBF16 {
+            // Weight packed once per frozen storage; activations every call.
+            let pw = weight.storage.derived("bf16.linear.\(outF)x\(inF)") {
+                BF16GEMM.packB(weight.data, ldb: inF, trans: true, k: inF, n: outF, c)
+            }
+            BF16GEMM.gemm(BF16GEMM.packA(x.data, lda: inF, m: rows, k: inF, c), pw, c: out.data, ldc: outF,
+                          accumulate: bias != nil, c)
+            return out
+        }
         BLAS.gemm(transB: true, m: rows, n: outF, k: inF, a: x.data, b: weight.data,
                   beta: bias == nil ? 0 : 1, c: out.data)
         return out
@@ -52,7 +61,10 @@ public enum Linear {
 extension Compute {
     /// y = x · Wᵀ + b. x: [..., in], weight: [out, in], bias: [out].
     public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
-        let y = Linear.forward(x, weight: weight, bias: bias, self)
+        let y = profiled("linear \(weight.dim(1))→\(weight.dim(0)) ×\(x.count / max(weight.dim(1), 1))",
+                         flops: 2 * Double(x.count) * Double(weight.dim(0))) {
+            Linear.forward(x, weight: weight, bias: bias, self)
+        }
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
         return record("linear", y, inputs: inputs) { dOut in
             let g = Linear.backward(dOut, x: x, weight: weight, hasBias: bias?.requiresGrad ?? false,

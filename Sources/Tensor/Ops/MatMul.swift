@@ -79,7 +79,10 @@ public enum BatchedMatMul {
 extension Compute {
     /// Batched matrix product. a: [B, M, K], b: [B, K, N] (or [B, N, K] with `transB`) → [B, M, N].
     public func bmm(_ a: Tensor, _ b: Tensor, transB: Bool = false) -> Tensor {
-        let y = BatchedMatMul.forward(a, b, transB: transB, self)
+        let y = profiled("bmm \(shapeLabel(a.shape)) \(shapeLabel(b.shape))",
+                         flops: 2 * Double(a.count) * Double(transB ? b.dim(1) : b.dim(2))) {
+            BatchedMatMul.forward(a, b, transB: transB, self)
+        }
         return record("bmm", y, inputs: [a, b]) { dOut in
             let g = BatchedMatMul.backward(dOut, a: a, b: b, transB: transB,
                                            needA: a.requiresGrad, needB: b.requiresGrad, self)

@@ -174,7 +174,9 @@ extension Compute {
 
     /// Reorders dimensions (copying): output dim i is input dim dims[i].
     public func permute(_ x: Tensor, _ dims: [Int]) -> Tensor {
-        record("permute", Permute.forward(x, dims, self), inputs: [x]) { dOut in [Permute.backward(dOut, dims, self)] }
+        record("permute", profiled("permute \(shapeLabel(x.shape)) \(dims)", bytes: 8 * Double(x.count)) {
+            Permute.forward(x, dims, self)
+        }, inputs: [x]) { dOut in [Permute.backward(dOut, dims, self)] }
     }
 
     /// Swaps two dimensions (copying).
@@ -187,7 +189,9 @@ extension Compute {
     /// Joins tensors along `dim`. xs: equal shapes except along `dim`.
     public func concat(_ xs: [Tensor], dim: Int) -> Tensor {
         let shapes = xs.map(\.shape)
-        return record("concat", Concat.forward(xs, dim: dim, self), inputs: xs) { dOut in
+        let y = profiled("concat \(shapes.map(shapeLabel).joined(separator: " "))",
+                         bytes: 8 * Double(xs.map(\.count).reduce(0, +))) { Concat.forward(xs, dim: dim, self) }
+        return record("concat", y, inputs: xs) { dOut in
             Concat.backward(dOut, shapes: shapes, dim: dim, need: xs.map(\.requiresGrad), self)
         }
     }
@@ -195,7 +199,8 @@ extension Compute {
     /// `x.narrow(dim, start, length)` (copied).
     public func slice(_ x: Tensor, dim: Int, start: Int, length: Int) -> Tensor {
         let shape = x.shape
-        return record("slice", Slice.forward(x, dim: dim, start: start, length: length, self), inputs: [x]) { dOut in
+        let y = profiled("slice \(shapeLabel(shape))") { Slice.forward(x, dim: dim, start: start, length: length, self) }
+        return record("slice", y, inputs: [x]) { dOut in
             [Slice.backward(dOut, inputShape: shape, dim: dim, start: start, self)]
         }
     }

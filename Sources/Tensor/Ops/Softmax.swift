@@ -49,7 +49,7 @@ public enum Softmax {
 extension Compute {
     /// Softmax over the last dimension. x: [..., D].
     public func softmax(_ x: Tensor) -> Tensor {
-        let y = Softmax.forward(x, self)
+        let y = profiled("softmax \(shapeLabel(x.shape))", bytes: 8 * Double(x.count)) { Softmax.forward(x, self) }
         // Backward needs y but must not hold the graph node through it (that would be a cycle).
         let saved = y.detached()
         return record("softmax", y, inputs: [x]) { dOut in [Softmax.backward(dOut, y: saved, self)] }

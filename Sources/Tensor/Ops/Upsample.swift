@@ -54,7 +54,7 @@ extension Compute {
     /// Nearest 2× upsampling (PyTorch `F.interpolate(scale_factor=2, mode="nearest")`).
     /// x: [B, C, H, W] → [B, C, 2H, 2W]
     public func upsampleNearest2x(_ x: Tensor) -> Tensor {
-        let y = UpsampleNearest2x.forward(x, self)
+        let y = profiled("upsample2x \(shapeLabel(x.shape))", bytes: 20 * Double(x.count)) { UpsampleNearest2x.forward(x, self) }
         return record("upsampleNearest2x", y, inputs: [x]) { dOut in
             [UpsampleNearest2x.backward(dOut, self)]
         }

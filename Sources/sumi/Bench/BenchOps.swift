@@ -38,7 +38,11 @@ struct BenchOps: ParsableCommand {
             print("threads: \(c.threads), best of \(repeats) after one warm-up")
             print(sgemm.tableLine)
         }
+        if BF16GEMM.isSupported { add(OpsBenchmarks.bf16gemm(c, n: 2048, repeats: repeats)) }
         add(OpsBenchmarks.conv3x3(c, channels: 640, size: 64, repeats: repeats))
+        if BF16GEMM.isSupported {
+            add(OpsBenchmarks.conv3x3(c.with(precision: .bf16), channels: 640, size: 64, repeats: repeats, suffix: " bf16"))
+        }
         add(OpsBenchmarks.conv3x3(c, channels: 320, size: 128, repeats: repeats))
         add(OpsBenchmarks.attention(c, tokens: 4096, heads: 10, headDim: 64, repeats: repeats))
         add(OpsBenchmarks.linear(c, features: 1280, tokens: 1024, repeats: repeats))
@@ -90,12 +94,21 @@ enum OpsBenchmarks {
         return result("sgemm \(n)x\(n)x\(n)", seconds: s, flops: 2 * pow(Double(n), 3))
     }
 
-    static func conv3x3(_ c: Compute, channels: Int, size: Int, repeats: Int) -> BenchResult {
+    /// Our bf16 GEMM (AVX512-BF16) on packed operands, packing excluded (weights are packed once).
+    static func bf16gemm(_ c: Compute, n: Int, repeats: Int) -> BenchResult {
+        let a = random([n, n], seed: 1), b = random([n, n], seed: 2), out = Tensor(uninitialized: [n, n])
+        let pa = BF16GEMM.packA(a.data, lda: n, m: n, k: n, c), pb = BF16GEMM.packB(b.data, ldb: n, trans: false, k: n, n: n, c)
+        let s = Timer.best(repeats: repeats) { BF16GEMM.gemm(pa, pb, c: out.data, ldc: n, accumulate: false, c) }
+        return result("bf16 gemm \(n)x\(n)x\(n) (packed)", seconds: s, flops: 2 * pow(Double(n), 3))
+    }
+
+    static func conv3x3(_ c: Compute, channels: Int, size: Int, repeats: Int, suffix: String = "") -> BenchResult {
         let x = random([1, channels, size, size], seed: 3)
         let w = random([channels, channels, 3, 3], seed: 4), b = random([channels], seed: 5)
+        w.storage.freeze()
         let s = Timer.best(repeats: repeats) { _ = c.conv2d(x, weight: w, bias: b, stride: 1, padding: 1) }
         let flops = 2.0 * Double(channels * channels * 9) * Double(size * size)
-        return result("conv3x3 \(channels)->\(channels) @\(size)x\(size)", seconds: s, flops: flops)
+        return result("conv3x3 \(channels)->\(channels) @\(size)x\(size)\(suffix)", seconds: s, flops: flops)
     }
 
     static func attention(_ c: Compute, tokens: Int, heads: Int, headDim: Int, repeats: Int,

@@ -62,6 +62,8 @@ final class SDXLBenchModels {
             // (zero weights could make timings unrepresentative through denormals / trivially sparse data).
             let isScale = p.rank == 1 && key.hasSuffix("weight")
             Self.fillRandom(p, seed: UInt64(i + 1), scale: 0.02, offset: isScale ? 1 : 0, c)
+            // Frozen from here on: the bf16 path caches each weight's packed panels instead of repacking per call.
+            p.storage.freeze()
         }
         log?(String(format: "built %@ (%.2f G parameters) in %.1f s", name,
                     Double(m.parameterCount) / 1e9, Timer.now() - t0))
@@ -94,44 +96,44 @@ final class SDXLBenchModels {
     }
 
     /// Both encoders as SDXL uses them: penultimate hidden states of each, concatenated, plus bigG's pooled output.
-    func encodePrompt() -> (context: Tensor, pooled: Tensor) {
+    func encodePrompt(_ c: Compute) -> (context: Tensor, pooled: Tensor) {
         let (l, g) = textEncoders()
         let (hl, _) = l.encode(Self.tokenIDs(pad: 49407), skipLast: 1, c)
         let (hg, pooled) = g.encode(Self.tokenIDs(pad: CLIPTokenizer.bigGPad), skipLast: 1, c)
         return (c.concat([hl, hg], dim: 2), pooled!)
     }
 
-    /// The timed closure and its FLOP count for `component` at image side `size` (building models as needed).
+    /// The timed closure (run in the compute context it is given) and its FLOP count for `component` at
+    /// image side `size` (building models as needed).
     func workload(_ component: SDXLBenchComponent, size: Int, tileLatent: Int,
-                  tileOverlap: Int) -> (() -> Void, Double) {
+                  tileOverlap: Int) -> ((Compute) -> Void, Double) {
         let lat = size / 8
         let timeIds: [[Float]] = [[Float(size), Float(size), 0, 0, Float(size), Float(size)]]
         switch component {
         case .textEncoders:
             _ = textEncoders()
-            return ({ _ = self.encodePrompt() }, SDXLFlops.textEncoders)
+            return ({ c in _ = self.encodePrompt(c) }, SDXLFlops.textEncoders)
         case .unetStep:
             let u = unetModel()
             let x = OpsBenchmarks.random([1, 4, lat, lat], seed: 21)
             let context = OpsBenchmarks.random([1, 77, 2048], seed: 22)
             let pooled = OpsBenchmarks.random([1, 1280], seed: 23)
-            return ({ _ = u(x, timestep: [999], context: context, addTextEmbeds: pooled, timeIds: timeIds, self.c) },
+            return ({ c in _ = u(x, timestep: [999], context: context, addTextEmbeds: pooled, timeIds: timeIds, c) },
                     SDXLFlops.unet(size: size))
         case .vaeDecode, .vaeDecodeTiled:
             let v = vaeModel()
             let z = OpsBenchmarks.random([1, 4, lat, lat], seed: 24)
             if component == .vaeDecode {
-                return ({ _ = v.decodeFromModelSpace(z, self.c) }, SDXLFlops.vaeDecode(size: size))
+                return ({ c in _ = v.decodeFromModelSpace(z, c) }, SDXLFlops.vaeDecode(size: size))
             }
             // Useful work only: the tiles' halos are extra FLOPs not counted, so GFLOP/s is comparable to vae_decode.
             let vz = c.scale(z, by: 1 / v.config.scalingFactor)
-            return ({ _ = v.decodeTiled(vz, tileLatent: tileLatent, overlap: tileOverlap, self.c) },
+            return ({ c in _ = v.decodeTiled(vz, tileLatent: tileLatent, overlap: tileOverlap, c) },
                     SDXLFlops.vaeDecode(size: size))
         case .generate4Step:
             _ = textEncoders(); let u = unetModel(); let v = vaeModel()
-            let c = self.c
-            return ({
-                let (context, pooled) = self.encodePrompt()
+            return ({ c in
+                let (context, pooled) = self.encodePrompt(c)
                 let denoiser = EpsDenoiser(cfgScale: 1, cond: { x, t in
                     u(x, timestep: [t], context: context, addTextEmbeds: pooled, timeIds: timeIds, c)
                 })
@@ -142,12 +144,47 @@ final class SDXLBenchModels {
         }
     }
 
+    /// What `component` produces at `size` (UNet: the noise prediction; 4-step generation: the final latent,
+    /// before the VAE), for comparing precisions; nil for components without such an output.
+    func output(_ component: SDXLBenchComponent, size: Int, _ c: Compute) -> Tensor? {
+        let lat = size / 8
+        let timeIds: [[Float]] = [[Float(size), Float(size), 0, 0, Float(size), Float(size)]]
+        switch component {
+        case .unetStep:
+            let u = unetModel()
+            let x = OpsBenchmarks.random([1, 4, lat, lat], seed: 21)
+            let context = OpsBenchmarks.random([1, 77, 2048], seed: 22)
+            let pooled = OpsBenchmarks.random([1, 1280], seed: 23)
+            return u(x, timestep: [999], context: context, addTextEmbeds: pooled, timeIds: timeIds, c)
+        case .generate4Step:
+            let u = unetModel()
+            let (context, pooled) = encodePrompt(c)
+            let denoiser = EpsDenoiser(cfgScale: 1, cond: { x, t in
+                u(x, timestep: [t], context: context, addTextEmbeds: pooled, timeIds: timeIds, c)
+            })
+            return SamplingRun(sampler: .lcm, sigmas: Scheduler.simple.sigmas(steps: 4), denoiser: denoiser,
+                               shape: [1, 4, lat, lat], seed: 0).run()
+        default:
+            return nil
+        }
+    }
+
+    /// ‖a − b‖ / ‖b‖ and max |a − b| / max |b|.
+    static func relativeError(_ a: Tensor, _ b: Tensor) -> (l2: Double, max: Double) {
+        var d2 = 0.0, b2 = 0.0, dmax = 0.0, bmax = 0.0
+        for i in 0..<min(a.count, b.count) {
+            let d = Double(a.data[i]) - Double(b.data[i]), v = Double(b.data[i])
+            d2 += d * d; b2 += v * v; dmax = max(dmax, abs(d)); bmax = max(bmax, abs(v))
+        }
+        return ((d2 / max(b2, 1e-300)).squareRoot(), dmax / max(bmax, 1e-300))
+    }
+
     /// One warm-up, then best and median of `repeats` runs.
-    static func measure(repeats: Int, _ body: () -> Void) -> (best: Double, median: Double) {
-        body()
+    static func measure(repeats: Int, _ c: Compute, _ body: (Compute) -> Void) -> (best: Double, median: Double) {
+        body(c)
         var times: [Double] = []
         for _ in 0..<max(1, repeats) {
-            let t0 = Timer.now(); body(); times.append(Timer.now() - t0)
+            let t0 = Timer.now(); body(c); times.append(Timer.now() - t0)
         }
         times.sort()
         let n = times.count

@@ -19,8 +19,14 @@ struct BenchSDXL: ParsableCommand {
     @Option(help: "Comma-separated image sizes in pixels (square; multiples of 64 for the UNet).")
     var sizes = "512,768,1024"
 
-    @Option(help: "Weight/activation precision (only fp32 for now).")
+    @Option(help: "Matrix-product precision: fp32, or bf16 (AVX512-BF16 GEMM with fp32 accumulation; fp32 on CPUs without it).")
     var precision = "fp32"
+
+    @Flag(help: "After each row, run it once more under the op profiler and print where the time went.")
+    var profile = false
+
+    @Flag(help: "With --precision bf16: also run unet_step / generate_4step once in fp32 and print the relative error of the output.")
+    var accuracy = false
 
     @Flag(help: "Print one JSON array instead of a table.")
     var json = false
@@ -41,8 +47,8 @@ struct BenchSDXL: ParsableCommand {
     var tileOverlap = 16
 
     func validate() throws {
-        guard precision == "fp32" else {
-            throw ValidationError("--precision \(precision): only fp32 is implemented so far")
+        guard Precision(rawValue: precision) != nil else {
+            throw ValidationError("--precision \(precision): expected one of \(Precision.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard !parsedSizes.isEmpty, parsedSizes.allSatisfy({ $0 > 0 && $0 % 64 == 0 }) else {
             throw ValidationError("--sizes must be positive multiples of 64, got \(sizes)")
@@ -65,7 +71,7 @@ struct BenchSDXL: ParsableCommand {
     }
 
     func run() throws {
-        let c = Compute(threads: threads).inference
+        let c = Compute(threads: threads).inference.with(precision: Precision(rawValue: precision) ?? .fp32)
         let wanted = try parsedComponents()
         var rows: [SDXLBenchRow] = []
         func emit(_ row: SDXLBenchRow) {
@@ -74,7 +80,8 @@ struct BenchSDXL: ParsableCommand {
         }
         if !json {
             print(MachineInfo.current().description)
-            print("threads: \(c.threads), precision: \(precision), best (and median) of \(repeats) after one warm-up")
+            let active = c.precision == .bf16 && !c.usesBF16 ? " (no AVX512-BF16 on this CPU: running fp32)" : ""
+            print("threads: \(c.threads), precision: \(precision)\(active), best (and median) of \(repeats) after one warm-up")
         }
         let sgemm = OpsBenchmarks.sgemm(c, n: 2048, repeats: repeats)
         let ref = sgemm.gflops
@@ -92,9 +99,21 @@ struct BenchSDXL: ParsableCommand {
                 let (body, flops) = models.workload(component, size: size ?? 0,
                                                     tileLatent: tileLatent, tileOverlap: tileOverlap)
                 ProcessMemory.resetPeak()
-                let times = SDXLBenchModels.measure(repeats: repeats, body)
+                let times = SDXLBenchModels.measure(repeats: repeats, c, body)
                 emit(SDXLBenchRow(name: component.rawValue, size: size, seconds: times.best, median: times.median,
                                   flops: flops, sgemmGFLOPS: ref, peakRSS: ProcessMemory.peakBytes))
+                if accuracy, c.usesBF16, let size, let low = models.output(component, size: size, c),
+                   let ref = models.output(component, size: size, c.with(precision: .fp32)) {
+                    let e = SDXLBenchModels.relativeError(low, ref)
+                    let text = String(format: "   bf16 vs fp32 %@ @%d²: relative L2 error %.3e, max error / max %.3e",
+                                      component.rawValue, size, e.l2, e.max)
+                    if json { FileHandle.standardError.write(Data((text + "\n").utf8)) } else { print(text); fflush(stdout) }
+                }
+                if profile {
+                    let title = size.map { "\(component.rawValue) @\($0)²" } ?? component.rawValue
+                    let text = BenchProfile.report(title: title, flops: flops, sgemm: ref, c, body)
+                    if json { FileHandle.standardError.write(Data((text + "\n").utf8)) } else { print(text); fflush(stdout) }
+                }
             }
         }
         models.keepOnly([])
