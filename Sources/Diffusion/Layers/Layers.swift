@@ -1,9 +1,11 @@
 import Tensor
 
-/// `nn.Linear`: weight [out, in], optional bias [out].
-public final class LinearLayer: Module {
+/// `nn.Linear`: weight [out, in], optional bias [out], plus any unmerged low-rank adapters.
+public final class LinearLayer: Module, AdaptableLayer {
     public let weight: Tensor
     public let bias: Tensor?
+    /// Runtime LoRA adapters added to the output (see `LowRankAdapter`); not parameters of the module.
+    public var adapters: [LowRankAdapter] = []
 
     /// Allocates zero weights of the given size (a loader or an initialiser fills them).
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
@@ -14,7 +16,8 @@ public final class LinearLayer: Module {
     /// x: [..., in] → [..., out]
     public func callAsFunction(_ x: Tensor, _ c: Compute) -> Tensor {
         let w = weight.residentCopy(needsLasting: c.records(x, weight))
-        return w.storage.withResident { c.linear(x, weight: w, bias: bias) }
+        let y = w.storage.withResident { c.linear(x, weight: w, bias: bias) }
+        return adapters.isEmpty ? y : LowRankAdapter.addLinear(adapters, x: x, to: y, c)
     }
 
     public var namedParameters: [(String, Tensor)] {
@@ -22,12 +25,14 @@ public final class LinearLayer: Module {
     }
 }
 
-/// `nn.Conv2d` with square kernels: weight [out, in, k, k], optional bias [out].
-public final class Conv2dLayer: Module {
+/// `nn.Conv2d` with square kernels: weight [out, in, k, k], optional bias [out], plus any unmerged low-rank adapters.
+public final class Conv2dLayer: Module, AdaptableLayer {
     public let weight: Tensor
     public let bias: Tensor?
     public let stride: Int
     public let padding: Int
+    /// Runtime LoRA adapters added to the output (see `LowRankAdapter`); not parameters of the module.
+    public var adapters: [LowRankAdapter] = []
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) {
         weight = Tensor(zeros: [outChannels, inChannels, kernel, kernel])
@@ -39,7 +44,8 @@ public final class Conv2dLayer: Module {
     /// x: [B, C, H, W]
     public func callAsFunction(_ x: Tensor, _ c: Compute) -> Tensor {
         let w = weight.residentCopy(needsLasting: c.records(x, weight))
-        return w.storage.withResident { c.conv2d(x, weight: w, bias: bias, stride: stride, padding: padding) }
+        let y = w.storage.withResident { c.conv2d(x, weight: w, bias: bias, stride: stride, padding: padding) }
+        return adapters.isEmpty ? y : LowRankAdapter.addConv(adapters, x: x, to: y, stride: stride, padding: padding, c)
     }
 
     public var namedParameters: [(String, Tensor)] {

@@ -18,6 +18,16 @@ public struct LoRAModule: Sendable {
     /// The module name as written in the file (without the `.lora_down.weight`-style suffix).
     public let sourceModule: String
 
+    /// A module from normalised factors. up: [out, r]; down: [r, K].
+    public init(target: String, up: Tensor, down: Tensor, alphaScale: Float, sourceModule: String) {
+        precondition(up.rank == 2 && down.rank == 2 && up.dim(1) == down.dim(0), "LoRAModule \(target): up \(up.shape), down \(down.shape)")
+        self.target = target
+        self.up = up
+        self.down = down
+        self.alphaScale = alphaScale
+        self.sourceModule = sourceModule
+    }
+
     /// Rank r.
     public var rank: Int { down.shape[0] }
 

@@ -9,6 +9,8 @@ public enum LoRAError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(name: String, expected: [Int], found: [Int])
     /// The base-weight provider returned nothing (or a wrong shape) for a weight.
     case missingBase(String)
+    /// Merging and runtime adapters were mixed: `apply` while attached, or `attach` while deltas are merged.
+    case modeConflict(String)
 
     /// One-line description naming the weight.
     public var description: String {
@@ -16,13 +18,21 @@ public enum LoRAError: Error, CustomStringConvertible, Equatable {
         case .missingParameter(let n): return "LoRA: the model has no parameter '\(n)'"
         case let .shapeMismatch(n, e, f): return "LoRA: parameter '\(n)' has shape \(f), expected \(e)"
         case .missingBase(let n): return "LoRA: no base weight for '\(n)'"
+        case .modeConflict(let why): return "LoRA: \(why)"
         }
     }
 }
 
-/// Any number of LoRAs merged into a model's weights, each with its own strength and on/off switch.
+/// Any number of LoRAs applied to a model, each with its own strength and on/off switch, in one of two modes:
 ///
-/// Design (exact restore, incremental updates):
+/// - **Runtime** (`attach(to:)`, see LoRAStack+Runtime.swift): every LoRA module becomes a `LowRankAdapter` on its
+///   layer, so `setStrength` / `setEnabled` / `add` / `remove` take effect immediately by changing adapter scales
+///   (microseconds; strength 0 skips the adapter, giving exactly the base output). Each forward pays two skinny
+///   GEMMs per adapted layer. For a UI where strengths move.
+/// - **Merged** (`apply(to:)`): deltas are written into the weights; no per-forward cost, but a strength change
+///   costs a GEMM per adapted weight. For one-shot runs (`sumi generate`) and maximum speed.
+///
+/// Merged-mode design (exact restore, incremental updates):
 /// - The first time a weight is touched its pristine value is kept: a copy of just that weight (only weights some
 ///   LoRA adapts are copied), or nothing when a `baseProvider` can re-read it (e.g. from the mmapped checkpoint).
 /// - `apply(to:)` visits only weights adapted by a LoRA whose effective strength changed (or that was added or
@@ -87,6 +97,8 @@ public final class LoRAStack {
     /// Removed entries whose deltas are still in the weights (until the next `apply`).
     private var removed: [Entry] = []
     private var states: [String: WeightState] = [:]
+    /// The layers and adapters of runtime mode (nil when not attached).
+    var runtime: RuntimeBinding?
 
     private final class WeightState {
         /// Pristine copy (nil when a provider supplies it).
@@ -109,23 +121,40 @@ public final class LoRAStack {
         let id = nextID
         nextID += 1
         entries.append(Entry(id: id, network: network, strength: strength, isEnabled: enabled))
+        if let runtime {
+            do { try runtime.attach(entries[entries.count - 1]) } catch {
+                // The network was parsed against other weights: keep the entry (it can be removed) but apply nothing.
+                runtime.failures[id] = "\(error)"
+            }
+        }
         return id
     }
 
     /// Removes a LoRA (its deltas leave the weights at the next `apply`).
     public func remove(_ id: Int) {
         guard let i = entries.firstIndex(where: { $0.id == id }) else { return }
+        if let runtime {
+            runtime.detach(id)
+            entries.remove(at: i)
+            return
+        }
         removed.append(entries.remove(at: i))
     }
 
     /// Sets a LoRA's strength (applied at the next `apply`).
     public func setStrength(_ strength: Float, for id: Int) {
-        if let i = entries.firstIndex(where: { $0.id == id }) { entries[i].strength = strength }
+        if let i = entries.firstIndex(where: { $0.id == id }) {
+            entries[i].strength = strength
+            runtime?.update(entries[i])
+        }
     }
 
     /// Switches a LoRA on or off (applied at the next `apply`).
     public func setEnabled(_ enabled: Bool, for id: Int) {
-        if let i = entries.firstIndex(where: { $0.id == id }) { entries[i].isEnabled = enabled }
+        if let i = entries.firstIndex(where: { $0.id == id }) {
+            entries[i].isEnabled = enabled
+            runtime?.update(entries[i])
+        }
     }
 
     /// The entry with `id`.
@@ -133,7 +162,8 @@ public final class LoRAStack {
 
     /// Whether the weights lag behind the entries (an `apply` would change something).
     public var hasPendingChanges: Bool {
-        !removed.isEmpty || entries.contains { (applied[$0.id] ?? 0) != $0.effectiveStrength }
+        guard runtime == nil else { return false }  // runtime scales change immediately
+        return !removed.isEmpty || entries.contains { (applied[$0.id] ?? 0) != $0.effectiveStrength }
     }
 
     /// Weights currently holding a pristine copy or merged deltas.
@@ -156,6 +186,7 @@ public final class LoRAStack {
     /// `compute` (optional) spreads pristine-value copies over its threads; GEMMs use BLAS's threads.
     @discardableResult
     public func apply(to parameters: [String: Tensor], exact: Bool = false, compute: Compute? = nil) throws -> Report {
+        if runtime != nil { throw LoRAError.modeConflict("apply(to:) on a stack attached as runtime adapters (detach first)") }
         let start = DispatchTime.now().uptimeNanoseconds
         var report = Report()
         // Entry id → effective strength wanted now; removed entries want 0.
@@ -251,7 +282,7 @@ public final class LoRAStack {
 
     /// W += scale · (up · down) as one fp32 GEMM with β = 1 (W viewed as [out, K]); returns the GEMM count.
     @discardableResult
-    static func addDelta(_ m: LoRAModule, scale: Float, into w: Tensor) -> Int {
+    public static func addDelta(_ m: LoRAModule, scale: Float, into w: Tensor) -> Int {
         let o = m.up.shape[0], r = m.rank, k = m.down.shape[1]
         precondition(o * k == w.count, "LoRA delta [\(o), \(k)] does not fit weight \(w.shape)")
         guard scale != 0 else { return 0 }

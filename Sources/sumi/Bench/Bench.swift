@@ -5,7 +5,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure engine speed against the same run's sgemm.",
-        subcommands: [BenchOps.self, BenchSDXL.self]
+        subcommands: [BenchOps.self, BenchSDXL.self, BenchLoRA.self]
     )
 }
 
