@@ -40,14 +40,20 @@ let package = Package(
         // Models: tokenizer, text encoders, UNet, VAE, LoRA, samplers.
         .target(name: "Diffusion", dependencies: ["Tensor", "Checkpoint", "Imaging"], swiftSettings: v5),
         // Training: webdataset loader, buckets, training loop, DMD2.
-        .target(name: "Trainer", dependencies: ["Tensor", "Checkpoint", "Diffusion", "Imaging", "CJPEG"], swiftSettings: v5),
+        .target(name: "Trainer", dependencies: [
+            "Tensor", "Checkpoint", "Diffusion", "Imaging", "CJPEG", .product(name: "TOMLKit", package: "TOMLKit"),
+        ], swiftSettings: v5),
         // UI core: frames, layout, widgets, keys, themes, sixel / half-block images. Knows no ML.
         .target(name: "TerminalUI", dependencies: [
             "CNcursesw", "CSixel", "Imaging", .product(name: "TOMLKit", package: "TOMLKit"),
         ], swiftSettings: v5),
+        // App: where UI and ML meet (the studio's state, panes, engine).
+        .target(name: "Studio", dependencies: [
+            "TerminalUI", "Diffusion", "Trainer", "Imaging", .product(name: "TOMLKit", package: "TOMLKit"),
+        ], swiftSettings: v5),
         // Executable.
         .executableTarget(name: "sumi", dependencies: [
-            "Tensor", "Checkpoint", "Diffusion",
+            "Tensor", "Checkpoint", "Diffusion", "Trainer", "Imaging", "Studio", "TerminalUI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: v5),
         // Tests.
@@ -61,6 +67,8 @@ let package = Package(
                     exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "TrainerTests", dependencies: ["Trainer", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "TestSupport"], exclude: ["Snapshots"],
+                    swiftSettings: v5),
+        .testTarget(name: "StudioTests", dependencies: ["Studio", "TerminalUI", "TestSupport"], exclude: ["Snapshots"],
                     swiftSettings: v5),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
     ]

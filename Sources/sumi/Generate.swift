@@ -14,10 +14,16 @@ struct Generate: ParsableCommand {
             models/presets/NAME.toml; flags override them.
             """)
 
-    @Option(help: "SDXL single-file checkpoint (.safetensors) or diffusers folder.", completion: .file())
+    @Option(help: "SDXL single-file checkpoint (.safetensors) or diffusers folder (default: the embedded emoji model, models/sumi-emoji, with its `emoji` preset).", completion: .file())
     var model: String?
     @Option(name: .customLong("lora"), help: "LoRA as PATH:STRENGTH (repeatable).")
     var loras: [String] = []
+    @Option(name: .customLong("lora-mode"), help: """
+        How LoRAs are applied: `merged` (default; deltas added to the weights once, no per-step cost — right for a \
+        one-shot run) or `runtime` (unmerged adapters in the forward pass: no merge, base weights untouched, \
+        two extra skinny GEMMs per adapted layer and step — what the studio uses so strength changes are instant).
+        """)
+    var loraMode: String = "merged"
     @Option(help: "The prompt; (word:1.2) emphasis as in ComfyUI.")
     var prompt: String?
     @Option(help: "Negative prompt (used when --cfg is not 1).")
@@ -62,8 +68,8 @@ struct Generate: ParsableCommand {
     var halfWeights = false
     @Flag(name: .customLong("no-model-hash"), help: "Skip hashing the model file for the metadata.")
     var noModelHash = false
-    @Option(help: .hidden)   // `tiny` runs the test fixtures' tiny architecture (end-to-end tests)
-    var architecture: String = "sdxl"
+    @Option(help: .hidden)   // `tiny` runs the test fixtures' tiny architecture; `auto` reads a diffusers folder's configs
+    var architecture: String = "auto"
 
     func run() throws {
         do {
@@ -77,8 +83,14 @@ struct Generate: ParsableCommand {
     }
 
     private func generate() throws {
-        let presetValues = try loadPreset()
-        let modelPath = try unwrap(model ?? presetValues.model, "--model is required (or a preset with `model`)")
+        var presetValues = try loadPreset()
+        var chosenModel = model ?? presetValues.model
+        if chosenModel == nil, let embedded = EmbeddedModelLocation.find() {
+            // The embedded model generates with its own preset unless another one was chosen.
+            chosenModel = embedded
+            if preset == nil { presetValues = try loadPreset(named: "emoji") }
+        }
+        let modelPath = try unwrap(chosenModel, "--model is required (or a preset with `model`); the embedded model (\(EmbeddedModelLocation.relative)) was not found")
         let loraSpecs = try (loras.isEmpty ? presetValues.loras : loras).map(LoRASpec.init)
         let promptText = try unwrap(prompt ?? presetValues.prompt, "--prompt is required")
         var request = GenerationRequest(prompt: promptText, seed: seed ?? UInt64.random(in: 0..<(1 << 32)))
@@ -97,9 +109,10 @@ struct Generate: ParsableCommand {
         if let noise { request.noise = try GenerationOutput.readTensor(noise, key: "noise") }
         let config: SDXLModelConfig
         switch architecture {
+        case "auto": config = try SDXLPipeline.architecture(path: modelPath)
         case "sdxl": config = .sdxl
         case "tiny": config = .tiny
-        default: throw GenerateError("unknown architecture `\(architecture)` (sdxl or tiny)")
+        default: throw GenerateError("unknown architecture `\(architecture)` (auto, sdxl or tiny)")
         }
         do { try request.validate(for: config) } catch let e as PipelineError {
             // Name the file that supplied a bad noise tensor.
@@ -110,7 +123,7 @@ struct Generate: ParsableCommand {
         let c = Compute(threads: threads)
         let log = StatusLine()
         log.line("seed \(request.seed)")
-        let merges = try locateTokenizer(modelPath: modelPath)
+        let merges = try ResourceLocator.merges(modelPath: modelPath, explicit: tokenizer)
         let clipTokenizer = try CLIPTokenizer(mergesPath: merges)
         var t0 = Date()
         log.line("loading \(modelPath)")
@@ -153,8 +166,8 @@ struct Generate: ParsableCommand {
                         Date().timeIntervalSince(t0), result.timings.encode, result.timings.sample, result.timings.decode))
     }
 
-    private func loadPreset() throws -> GenerationPreset {
-        guard let preset else { return GenerationPreset() }
+    private func loadPreset(named name: String? = nil) throws -> GenerationPreset {
+        guard let preset = name ?? preset else { return GenerationPreset() }
         let dirs = ResourceLocator.candidates("models/presets")
         guard let path = GenerationPreset.locate(preset, in: dirs) else {
             throw GenerateError("preset `\(preset)` not found (looked in \(dirs.joined(separator: ", ")))")
@@ -162,19 +175,6 @@ struct Generate: ParsableCommand {
         return try GenerationPreset(path: path)
     }
 
-    private func locateTokenizer(modelPath: String) throws -> String {
-        if let tokenizer {
-            guard FileManager.default.fileExists(atPath: tokenizer) else { throw GenerateError("\(tokenizer): no such file") }
-            return tokenizer
-        }
-        let inFolder = (modelPath as NSString).appendingPathComponent("tokenizer/merges.txt")
-        if FileManager.default.fileExists(atPath: inFolder) { return inFolder }
-        let candidates = ResourceLocator.candidates("models/tokenizer").map { ($0 as NSString).appendingPathComponent("clip-merges.txt") }
-        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-            throw GenerateError("CLIP merges file not found (pass --tokenizer; looked for \(candidates.joined(separator: ", ")))")
-        }
-        return found
-    }
 
     private func modelHash(_ modelPath: String, _ log: StatusLine) throws -> String {
         let cache = FileHashCache(storePath: hashCachePath)
@@ -186,10 +186,14 @@ struct Generate: ParsableCommand {
     }
 
     /// Loads each LoRA, lists keys that match nothing (never dropped silently), merges the stack into the
-    /// loaded weights, and returns the references recorded in the image metadata.
+    /// loaded weights (or attaches it as runtime adapters with `--lora-mode runtime`), and returns the references
+    /// recorded in the image metadata. Rule: one-shot generation merges — a merge of a rank-64 SDXL LoRA costs a few
+    /// seconds once, while unmerged adapters cost extra GEMMs at every step (see BENCHMARKS.md "LoRA strength
+    /// change"); runtime adapters pay off only when strengths change between generations (the studio).
     private func applyLoRAs(_ specs: [LoRASpec], to pipeline: SDXLPipeline, config: SDXLModelConfig,
                             _ log: StatusLine, _ c: Compute) throws -> [LoRAReference] {
         guard !specs.isEmpty else { return [] }
+        guard ["merged", "runtime"].contains(loraMode) else { throw GenerateError("unknown --lora-mode `\(loraMode)` (merged or runtime)") }
         let parameters = LoRAStack.parameters(unet: pipeline.unet, textEncoder: pipeline.conditioner.clipL,
                                               textEncoder2: pipeline.conditioner.clipG)
         let targets = LoRATargetSpace(parameters: parameters, unetConfig: config.unet)
@@ -207,6 +211,12 @@ struct Generate: ParsableCommand {
             _ = stack.add(network, strength: Float(spec.strength))
             let hash = noModelHash ? nil : try FileHashCache(storePath: hashCachePath).shortHash(of: spec.path)
             refs.append(LoRAReference(name: name, hash: hash, strength: spec.strength))
+        }
+        if loraMode == "runtime" {
+            let count = try stack.attach(to: LoRAStack.layers(unet: pipeline.unet, textEncoder: pipeline.conditioner.clipL,
+                                                              textEncoder2: pipeline.conditioner.clipG))
+            log.line("LoRAs attached as \(count) runtime adapters")
+            return refs
         }
         let report = try stack.apply(to: parameters, compute: c)
         log.line(String(format: "LoRAs merged into %d weights in %.1f s", report.weightsUpdated, report.seconds))
@@ -271,6 +281,21 @@ enum ResourceLocator {
         var seen = Set<String>()
         let all = roots.map { ($0 as NSString).appendingPathComponent(relative) }.filter { seen.insert($0).inserted }
         return all.filter { FileManager.default.fileExists(atPath: $0) } + all.filter { !FileManager.default.fileExists(atPath: $0) }
+    }
+    /// The CLIP merges file: `explicit` (checked), else the model folder's `tokenizer/merges.txt`, else the
+    /// repository's `models/tokenizer/clip-merges.txt`.
+    static func merges(modelPath: String, explicit: String?) throws -> String {
+        if let explicit {
+            guard FileManager.default.fileExists(atPath: explicit) else { throw GenerateError("\(explicit): no such file") }
+            return explicit
+        }
+        let inFolder = (modelPath as NSString).appendingPathComponent("tokenizer/merges.txt")
+        if FileManager.default.fileExists(atPath: inFolder) { return inFolder }
+        let candidates = candidates("models/tokenizer").map { ($0 as NSString).appendingPathComponent("clip-merges.txt") }
+        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw GenerateError("CLIP merges file not found (pass --tokenizer; looked for \(candidates.joined(separator: ", ")))")
+        }
+        return found
     }
 }
 

@@ -8,9 +8,10 @@ public enum TextInput {
         var end: Int
     }
 
-    /// Draws `state` into `rect`.
+    /// Draws `state` into `rect`. `roles` (optional) colours each grapheme: one role per character of each
+    /// line (syntax highlighting); lines or characters it does not cover use `text`.
     public static func render(_ state: TextEditorState, into frame: inout Frame, rect: Rect, theme: Theme,
-                              focused: Bool, placeholder: String = "") {
+                              focused: Bool, placeholder: String = "", roles: [[Role]]? = nil) {
         guard !rect.isEmpty else { return }
         frame.fill(rect, style: Style(bg: .role(.background)))
         if state.isEmpty && !placeholder.isEmpty {
@@ -21,8 +22,16 @@ public enum TextInput {
         let top = max(0, cursorRow - rect.height + 1)
         for (i, vr) in rows.enumerated() where i >= top && i < top + rect.height {
             let row = rect.y + i - top
-            let s = String(state.lines[vr.line][vr.start..<vr.end])
-            if !s.isEmpty { frame.text(s, col: rect.x, row: row, style: .role(.text), clip: rect) }
+            if let lineRoles = roles.flatMap({ vr.line < $0.count ? $0[vr.line] : nil }) {
+                var x = rect.x
+                for i in vr.start..<vr.end {
+                    let role = i < lineRoles.count ? lineRoles[i] : .text
+                    x += frame.text(String(state.lines[vr.line][i]), col: x, row: row, style: .role(role), clip: rect)
+                }
+            } else {
+                let s = String(state.lines[vr.line][vr.start..<vr.end])
+                if !s.isEmpty { frame.text(s, col: rect.x, row: row, style: .role(.text), clip: rect) }
+            }
             if focused && i == cursorRow {
                 let col = min(rect.maxX - 1, rect.x + DisplayWidth.of(String(state.lines[vr.line][vr.start..<state.cursor.col])))
                 let x = frame[col, row].isContinuation ? col - 1 : col
