@@ -21,7 +21,7 @@ final class LoRARuntimeTests: XCTestCase {
         let convs = [Conv2dLayer(5, 6, kernel: 3, stride: 1, padding: 1), Conv2dLayer(5, 6, kernel: 3, stride: 2, padding: 1),
                      Conv2dLayer(5, 6, kernel: 1)]
         for (i, l) in ([linear] as [AdaptableLayer] + convs).enumerated() {
-            l.weight.data.update(from: randomTensor(l.weight.shape, seed: UInt64(10 + i), scale: 0.3).data, count: l.weight.count)
+            fill(l.weight, with: randomTensor(l.weight.shape, seed: UInt64(10 + i), scale: 0.3))
             let w = l.weight.shape
             let down = randomTensor([r] + w.dropFirst(), seed: UInt64(20 + i), scale: 0.4)
             let up = randomTensor(w.count == 4 ? [w[0], r, 1, 1] : [w[0], r], seed: UInt64(30 + i), scale: 0.4)
@@ -48,12 +48,12 @@ final class LoRARuntimeTests: XCTestCase {
     /// down and up get gradients through the adapter (finite differences), for Linear and a strided 3×3 conv.
     func testAdapterGradients() {
         let linear = LinearLayer(6, 5)
-        linear.weight.data.update(from: randomTensor([5, 6], seed: 1).data, count: 30)
+        fill(linear.weight, with: randomTensor([5, 6], seed: 1))
         let a = LowRankAdapter(down: randomTensor([2, 6], seed: 2), up: randomTensor([5, 2], seed: 3), scale: 0.5, name: "t")
         linear.adapters = [a]
         assertGradientsMatchFiniteDifferences([a.down, a.up, randomTensor([3, 6], seed: 4)]) { c, t in linear(t[2], c) }
         let conv = Conv2dLayer(3, 4, kernel: 3, stride: 2, padding: 1)
-        conv.weight.data.update(from: randomTensor([4, 3, 3, 3], seed: 5).data, count: 108)
+        fill(conv.weight, with: randomTensor([4, 3, 3, 3], seed: 5))
         let b = LowRankAdapter(down: randomTensor([2, 3, 3, 3], seed: 6), up: randomTensor([4, 2, 1, 1], seed: 7), scale: 1.5, name: "t")
         conv.adapters = [b]
         assertGradientsMatchFiniteDifferences([b.down, b.up, randomTensor([1, 3, 6, 5], seed: 8)]) { c, t in conv(t[2], c) }
@@ -311,4 +311,10 @@ final class LoRARuntimeTests: XCTestCase {
         for t in lora.targets { XCTAssertEqual(targets.resolve(t.kohyaName), .weight("text_encoder_2." + t.weightName)) }
         XCTAssertEqual(net.modules.count, 18)
     }
+}
+
+/// Copies `source` into `target` while `source` is alive (`randomTensor(...).data` alone would read a freed buffer:
+/// the temporary tensor may be released before the copy runs).
+private func fill(_ target: Tensor, with source: Tensor) {
+    withExtendedLifetime(source) { target.data.update(from: source.data, count: target.count) }
 }

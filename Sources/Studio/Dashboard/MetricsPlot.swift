@@ -87,9 +87,9 @@ public enum MetricsPlot {
                 guard let t = y(p.value) else { prev = nil; continue }
                 let dx = Int(((p.step - Double(x0)) / Double(x1 - x0) * Double(dw - 1)).rounded())
                 let dy = Int(((hi - t) / (hi - lo) * Double(dh - 1)).rounded())
-                for (x, yy) in segment(from: prev ?? (dx, dy), to: (dx, dy)) where x >= 0 && x < dw && yy >= 0 && yy < dh {
+                for (x, yy) in LinePlot.line(from: prev ?? (dx, dy), to: (dx, dy)) where x >= 0 && x < dw && yy >= 0 && yy < dh {
                     let cell = (yy / 4) * plot.width + x / 2
-                    bits[cell] |= brailleBit(dx: x % 2, dy: yy % 4)
+                    bits[cell] |= LinePlot.brailleBit(dx: x % 2, dy: yy % 4)
                     owner[cell] = l.role
                 }
                 prev = (dx, dy)
@@ -156,27 +156,5 @@ public enum MetricsPlot {
         guard weight > 0 else { return points }
         let v = LinePlot.smooth(points.map(\.value), weight: weight)
         return zip(points, v).map { MetricPoint(step: $0.step, value: $1) }
-    }
-
-    static func brailleBit(dx: Int, dy: Int) -> UInt8 {
-        let left: [UInt8] = [0x01, 0x02, 0x04, 0x40], right: [UInt8] = [0x08, 0x10, 0x20, 0x80]
-        return dx == 0 ? left[dy] : right[dy]
-    }
-
-    /// Dots of a straight segment (Bresenham), both ends included.
-    static func segment(from a: (Int, Int), to b: (Int, Int)) -> [(Int, Int)] {
-        var (x, y) = a
-        let dx = abs(b.0 - x), dy = -abs(b.1 - y)
-        let sx = x < b.0 ? 1 : -1, sy = y < b.1 ? 1 : -1
-        var err = dx + dy
-        var out: [(Int, Int)] = []
-        while true {
-            out.append((x, y))
-            if x == b.0 && y == b.1 { break }
-            let e2 = 2 * err
-            if e2 >= dy { err += dy; x += sx }
-            if e2 <= dx { err += dx; y += sy }
-        }
-        return out
     }
 }

@@ -152,13 +152,13 @@ public enum LinePlot {
     }
 
     /// The dot bit for column `dx` (0/1) and row `dy` (0…3) in a braille cell (U+2800 + bits).
-    static func brailleBit(dx: Int, dy: Int) -> UInt8 {
+    public static func brailleBit(dx: Int, dy: Int) -> UInt8 {
         let left: [UInt8] = [0x01, 0x02, 0x04, 0x40], right: [UInt8] = [0x08, 0x10, 0x20, 0x80]
         return dx == 0 ? left[dy] : right[dy]
     }
 
     /// The dots of a straight segment (Bresenham), both ends included.
-    static func line(from a: (Int, Int), to b: (Int, Int)) -> [(Int, Int)] {
+    public static func line(from a: (Int, Int), to b: (Int, Int)) -> [(Int, Int)] {
         var (x, y) = a
         let dx = abs(b.0 - x), dy = -abs(b.1 - y)
         let sx = x < b.0 ? 1 : -1, sy = y < b.1 ? 1 : -1
