@@ -11,7 +11,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 for mode in sixel blocks; do
     flag=(); [ "$mode" = blocks ] && flag=(--no-sixel)
-    "$SHOT" "${flag[@]}" --size 110x34 --font 9x15 --wait 4 --type "rocket" --wait 0.5 --key ctrl+g --wait 25 \
+    "$SHOT" "${flag[@]}" --size 110x34 --face "DejaVu Sans Mono" --face-size 10 --wait 4 --type "rocket" --wait 0.5 --key ctrl+g --wait 25 \
         --out "docs/screenshots/studio-$mode.png" -- \
         env XDG_CONFIG_HOME="$WORK/config-$mode" XDG_CACHE_HOME="$WORK/cache" "$BIN" --output "$WORK/out-$mode" \
         --image-mode "$mode"
