@@ -121,7 +121,10 @@ public final class StudioApp {
         session.start()
         defer { session.stop() }
         if !state.loras.isEmpty { engine?.send(.syncLoRAs(state.loras.map(\.slot))) }
-        if let w = startupWarnings.first { state.message = StatusMessage(text: w, role: .error, time: 0) }
+        if let w = startupWarnings.first {
+            state.now = Self.clock()
+            state.message = StatusMessage(text: w, role: .error, time: state.now)
+        }
         session.run { event, size in
             var messages: [StudioMessage] = [.tick(Self.clock())]
             if size != state.size { messages.append(.resize(size)) }

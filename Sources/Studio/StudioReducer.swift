@@ -409,7 +409,10 @@ public enum StudioReducer {
         if let t = s.interruptAt, now - t > quitWindow { s.interruptAt = nil }
     }
 
+    /// Shows a status message. An error stays at least `messageSeconds` before an informational message may
+    /// replace it (a startup error, e.g. a broken theme, must not vanish behind "model ready").
     static func post(_ text: String, _ role: Role, _ s: inout AppState) {
+        if let m = s.message, m.role == .error, role != .error, s.now - m.time < messageSeconds { return }
         s.message = StatusMessage(text: text, role: role, time: s.now)
     }
 

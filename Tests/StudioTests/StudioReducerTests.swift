@@ -28,6 +28,19 @@ final class StudioReducerTests: XCTestCase {
         return nil
     }
 
+    /// A startup error (broken theme) is not replaced by an informational message within `messageSeconds`.
+    func testErrorsOutliveInformationalMessagesForAWhile() {
+        var s = AppState(size: Size(width: 120, height: 36))
+        _ = send(&s, .tick(100))
+        s.message = StatusMessage(text: "theme broken", role: .error, time: 100)
+        StudioReducer.post("model ready", .statusText, &s)
+        XCTAssertEqual(s.message?.text, "theme broken")
+        _ = send(&s, .tick(100 + StudioReducer.messageSeconds + 1))
+        XCTAssertEqual(s.message?.text, "theme broken", "errors do not fade by themselves")
+        StudioReducer.post("model ready", .statusText, &s)
+        XCTAssertEqual(s.message?.text, "model ready")
+    }
+
     func testTypingGoesIntoTheFocusedEditorAndTabCycles() {
         var s = AppState(size: Size(width: 100, height: 30))
         _ = keys(&s, "a cat")
