@@ -31,6 +31,8 @@ struct Eval: ParsableCommand {
     @Option(help: "Negative prompt.") var negative = ""
     @Option(help: "Image side in pixels.") var size = 128
     @Option(help: "Comparison side in pixels.") var side = 32
+    @Option(help: "Prompt per emoji: `name` (what a user types, the check's definition) or `caption` (its whole training caption, a diagnostic).")
+    var prompt = "name"
     @Option(help: "Folder for report.json and sheet.png.") var out: String?
     @Option(help: "Threads (default: all cores).") var threads: Int?
 
@@ -51,10 +53,11 @@ struct Eval: ParsableCommand {
         let pipeline = try SDXLPipeline.load(path: modelPath, tokenizer: tokenizer, width: size, height: size, c)
         guard let samplerValue = Sampler(rawValue: sampler) else { throw GenerateError("unknown sampler `\(sampler)`") }
         guard let schedulerValue = Scheduler(rawValue: scheduler) else { throw GenerateError("unknown scheduler `\(scheduler)`") }
+        guard prompt == "name" || prompt == "caption" else { throw GenerateError("--prompt must be name or caption, not `\(prompt)`") }
         var matches: [NearestImageEval.Match] = []
         var rows: [[RGBImage]] = []
         for (i, ref) in picks.enumerated() {
-            var request = GenerationRequest(prompt: ref.name, seed: seed + UInt64(i))
+            var request = GenerationRequest(prompt: prompt == "caption" ? ref.caption : ref.name, seed: seed + UInt64(i))
             request.negativePrompt = negative
             request.sampler = samplerValue
             request.scheduler = schedulerValue
@@ -77,7 +80,7 @@ struct Eval: ParsableCommand {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             let report: [String: Any] = [
                 "model": modelPath, "data": data, "hits": hits, "count": matches.count, "side": side,
-                "sampler": sampler, "scheduler": scheduler, "steps": steps, "cfg": cfg, "seed": seed,
+                "prompt": prompt, "sampler": sampler, "scheduler": scheduler, "steps": steps, "cfg": cfg, "seed": seed,
                 "training_images": eval.references.count,
                 "matches": matches.map { ["key": $0.key, "name": $0.name, "nearest_key": $0.nearestKey,
                                           "nearest_name": $0.nearestName, "own_rank": $0.ownRank, "hit": $0.hit] as [String: Any] },

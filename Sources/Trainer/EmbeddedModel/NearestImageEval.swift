@@ -7,6 +7,8 @@ public struct EvalReference: Sendable {
     public var key: String
     /// The emoji's name (`name` in the sample's JSON, else the caption's first tag): what a prompt names.
     public var name: String
+    /// The sample's training caption (`.txt`, or the JSON tags joined), empty when it has none.
+    public var caption: String
     /// The image at full size.
     public var image: RGBImage
     /// The image at the comparison size, as floats in [0, 1], RGB interleaved.
@@ -35,10 +37,9 @@ public struct NearestImageEval {
                    let obj = (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any] {
                     name = (obj["name"] as? String) ?? ""
                 }
-                if name.isEmpty, let caption = SampleCaption.parse(fields: sample.fields) {
-                    name = caption.tags.first ?? caption.text
-                }
-                refs.append(EvalReference(key: sample.key, name: name, image: decoded.image,
+                let caption = SampleCaption.parse(fields: sample.fields)
+                if name.isEmpty, let caption { name = caption.tags.first ?? caption.text }
+                refs.append(EvalReference(key: sample.key, name: name, caption: caption?.text ?? "", image: decoded.image,
                                           small: Self.downscale(decoded.image, side: side)))
             }
         }

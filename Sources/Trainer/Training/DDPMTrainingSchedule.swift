@@ -31,6 +31,19 @@ public struct DDPMTrainingSchedule: Sendable, Equatable {
     /// Number of training timesteps.
     public var count: Int { alphasCumprod.count }
 
+    /// Signal-to-noise ratio ᾱₜ / (1 − ᾱₜ) at a timestep.
+    public func snr(_ t: Int) -> Float { alphasCumprod[t] / (1 - alphasCumprod[t]) }
+
+    /// kohya's ε-prediction loss weight at a timestep: min-SNR-γ (`min(SNR, γ)/SNR`, Hang et al. 2023; γ 0 = off)
+    /// times debiased estimation (`1/√min(SNR, 1000)`), both as `library/custom_train_functions.py` applies them.
+    public func lossWeight(_ t: Int, minSNRGamma: Float, debiased: Bool) -> Float {
+        let snr = snr(t)
+        var w: Float = 1
+        if minSNRGamma > 0 { w *= min(snr, minSNRGamma) / snr }
+        if debiased { w *= 1 / min(snr, 1000).squareRoot() }
+        return w
+    }
+
     /// √ᾱₜ·x₀ + √(1 − ᾱₜ)·ε per batch item (no autograd: both inputs are data).
     /// x0, noise: [B, ...] → [B, ...]; timesteps: B integers in 0..<count.
     public func addNoise(_ x0: Tensor, noise: Tensor, timesteps: [Int]) -> Tensor {

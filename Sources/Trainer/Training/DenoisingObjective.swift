@@ -20,6 +20,16 @@ public final class DenoisingObjective: TrainingObjective {
     public struct Options: Equatable, Sendable {
         /// Probability of training an item on the empty caption.
         public var captionDropout: Double = 0
+        /// Probability of dropping each comma-separated tag after the first `keepTokens` (kohya's
+        /// `caption_tag_dropout_rate`): the model learns from partial captions, e.g. an emoji's name alone.
+        public var captionTagDropout: Double = 0
+        /// Leading tags never dropped by `captionTagDropout` (kohya's `keep_tokens`).
+        public var keepTokens = 0
+        /// min-SNR-γ loss weighting (kohya's `min_snr_gamma`; 0 = off).
+        public var minSNRGamma: Float = 0
+        /// Debiased-estimation loss weighting 1/√SNR (kohya's `debiased_estimation_loss`): more weight on the
+        /// high-noise steps that decide an image's layout.
+        public var debiasedEstimation = false
         /// Scale of the per-channel offset noise (0 = off).
         public var noiseOffset: Float = 0
         /// Recompute UNet blocks in backward instead of keeping their activations (`UNet.checkpointBlocks`).
@@ -81,6 +91,9 @@ public final class DenoisingObjective: TrainingObjective {
         if options.captionDropout > 0 {
             for i in 0..<b where Self.uniform(&rng) < options.captionDropout { captions[i] = "" }
         }
+        if options.captionTagDropout > 0 {
+            captions = captions.map { Self.dropTags($0, rate: options.captionTagDropout, keep: options.keepTokens, &rng) }
+        }
         let timesteps = (0..<b).map { _ in Int(rng.nextUInt32() % UInt32(schedule.count)) }
         var noise = rng.randn(latents.shape)
         if options.noiseOffset > 0 {
@@ -88,8 +101,28 @@ public final class DenoisingObjective: TrainingObjective {
             noise = c.inference.add(noise, c.inference.scale(offset, by: options.noiseOffset))
         }
         let (context, pooled) = encode(captions, c)
-        return [("mse", loss(latents: latents, noise: noise, timesteps: timesteps, context: context, pooled: pooled,
-                             timeIds: batch.timeIdRows, c))]
+        guard options.minSNRGamma > 0 || options.debiasedEstimation else {
+            return [("mse", loss(latents: latents, noise: noise, timesteps: timesteps, context: context, pooled: pooled,
+                                 timeIds: batch.timeIdRows, c))]
+        }
+        let weights = timesteps.map {
+            schedule.lossWeight($0, minSNRGamma: options.minSNRGamma, debiased: options.debiasedEstimation)
+        }
+        let noisy = schedule.addNoise(latents, noise: noise, timesteps: timesteps)
+        let pred = unet(noisy, timestep: timesteps.map(Float.init), context: context, addTextEmbeds: pooled,
+                        timeIds: batch.timeIdRows, c)
+        return [("mse", c.mse(pred, noise, sampleWeights: weights))]
+    }
+
+    /// The caption with each comma-separated tag after the first `keep` dropped with probability `rate` (one
+    /// uniform draw per droppable tag, in order); an empty caption stays empty.
+    static func dropTags(_ caption: String, rate: Double, keep: Int, _ rng: inout TorchGenerator) -> String {
+        let tags = caption.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !caption.isEmpty, tags.count > keep else { return caption }
+        var kept = Array(tags.prefix(keep))
+        for tag in tags.dropFirst(keep) where uniform(&rng) >= rate { kept.append(tag) }
+        return kept.joined(separator: ", ")
     }
 
     /// The ε-prediction loss for given noise and timesteps (what `losses` computes after its random draws).

@@ -66,6 +66,10 @@ extension TrainingConfig {
             c.train.gradientCheckpointing = try t.bool("gradient_checkpointing") ?? false
             c.train.maxGradNorm = try t.nonNegative("max_grad_norm") ?? c.train.maxGradNorm
             c.train.captionDropout = try t.fraction("caption_dropout") ?? 0
+            c.train.captionTagDropout = try t.fraction("caption_tag_dropout") ?? 0
+            c.train.keepTokens = try t.nonNegativeInt("keep_tokens") ?? 0
+            c.train.minSNRGamma = try t.nonNegative("min_snr_gamma") ?? 0
+            c.train.debiasedEstimation = try t.bool("debiased_estimation") ?? false
             c.train.noiseOffset = try t.nonNegative("noise_offset") ?? 0
             c.train.samplePosterior = try t.bool("sample_posterior") ?? false
             try t.finish()
@@ -208,6 +212,11 @@ struct Section {
     func positive(_ key: String) throws -> Int? {
         guard let i = try int(key) else { return nil }
         guard i > 0 else { throw bad(key, "\(i) must be positive") }
+        return i
+    }
+    func nonNegativeInt(_ key: String) throws -> Int? {
+        guard let i = try int(key) else { return nil }
+        guard i >= 0 else { throw bad(key, "\(i) must not be negative") }
         return i
     }
     func seed(_ key: String) throws -> UInt64? {

@@ -58,6 +58,11 @@ public struct TrainingConfig: Equatable, Codable, Sendable {
         /// 0 disables clipping.
         public var maxGradNorm = 1.0
         public var captionDropout = 0.0
+        public var captionTagDropout = 0.0
+        public var keepTokens = 0
+        /// 0 = off.
+        public var minSNRGamma = 0.0
+        public var debiasedEstimation = false
         public var noiseOffset = 0.0
         public var samplePosterior = false
         /// Autoencoder objective: side of the random crop trained on (nil: whole images).

@@ -71,6 +71,10 @@ public final class TrainingSession {
         var options = DenoisingObjective.Options()
         options.captionDropout = config.train.captionDropout
         options.noiseOffset = Float(config.train.noiseOffset)
+        options.captionTagDropout = config.train.captionTagDropout
+        options.keepTokens = config.train.keepTokens
+        options.minSNRGamma = Float(config.train.minSNRGamma)
+        options.debiasedEstimation = config.train.debiasedEstimation
         options.gradientCheckpointing = config.train.gradientCheckpointing
         options.samplePosterior = config.train.samplePosterior
         if config.train.mode == "lora" {
