@@ -158,6 +158,9 @@ public final class Storage: @unchecked Sendable {
         return value
     }
 
+    /// Whether the derived form `key` is cached (only ever true while frozen).
+    public func hasDerived(_ key: String) -> Bool { residencyLock.withLock { derivedForms[key] != nil } }
+
     /// Releases the whole pages inside the fp32 buffer (their contents become zero until rewritten).
     private func releasePages() {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))

@@ -111,6 +111,28 @@ final class UNetTests: XCTestCase {
         assertBitEqual(run(unet, try inputs(io), c.inference), reference)
     }
 
+    /// bf16 with half-resident frozen weights: after the first call packs each weight's bf16 panel, layers run
+    /// from the panel without expanding the f16 values (they stay released) and give the same output.
+    func testHalfResidentWeightsUseCachedBF16Panels() throws {
+        let bf16 = c.inference.with(precision: .bf16)
+        try XCTSkipUnless(bf16.usesBF16, "no AVX512-BF16 on this CPU")
+        let io = try fixture("io")
+        let unet = try UNet.load(from: try fixture("weights_diffusers"), layout: .diffusers, config: .tiny)
+        for (_, p) in unet.namedParameters { p.storage.freeze() }
+        let reference = run(unet, try inputs(io), bf16)
+        unet.keepWeightsInHalf(true)
+        let first = run(unet, try inputs(io), bf16)      // expands each weight once and packs its panel
+        let matrices = unet.adaptableLayers().values.map(\.weight)
+        XCTAssertTrue(matrices.contains { bf16.linearUsesPackedWeight($0) })
+        XCTAssertTrue(matrices.contains { bf16.conv2dUsesPackedWeight($0) })
+        XCTAssertFalse(bf16.with(precision: .fp32).linearUsesPackedWeight(matrices[0]))
+        let again = run(unet, try inputs(io), bf16)
+        XCTAssertTrue(matrices.allSatisfy { $0.storage.isHalfResident })
+        assertBitEqual(again, first)
+        // The half-resident panels were packed from the f16-rounded values: close to, not equal to, the fp32 run.
+        assertClose(again, reference, rtol: 2e-2)
+    }
+
     func testForwardDiffusersLayout() throws {
         let io = try fixture("io")
         let unet = try UNet.load(from: try fixture("weights_diffusers"), layout: .diffusers, config: .tiny)

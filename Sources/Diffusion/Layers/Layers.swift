@@ -16,7 +16,9 @@ public final class LinearLayer: Module, AdaptableLayer {
     /// x: [..., in] → [..., out]
     public func callAsFunction(_ x: Tensor, _ c: Compute) -> Tensor {
         let w = weight.residentCopy(needsLasting: c.records(x, weight))
-        let y = w.storage.withResident { c.linear(x, weight: w, bias: bias) }
+        // A cached bf16 panel is all the bf16 path reads: skip expanding half-resident values.
+        let y = c.linearUsesPackedWeight(w) ? c.linear(x, weight: w, bias: bias)
+            : w.storage.withResident { c.linear(x, weight: w, bias: bias) }
         return adapters.isEmpty ? y : LowRankAdapter.addLinear(adapters, x: x, to: y, c)
     }
 
@@ -44,7 +46,8 @@ public final class Conv2dLayer: Module, AdaptableLayer {
     /// x: [B, C, H, W]
     public func callAsFunction(_ x: Tensor, _ c: Compute) -> Tensor {
         let w = weight.residentCopy(needsLasting: c.records(x, weight))
-        let y = w.storage.withResident { c.conv2d(x, weight: w, bias: bias, stride: stride, padding: padding) }
+        let y = c.conv2dUsesPackedWeight(w) ? c.conv2d(x, weight: w, bias: bias, stride: stride, padding: padding)
+            : w.storage.withResident { c.conv2d(x, weight: w, bias: bias, stride: stride, padding: padding) }
         return adapters.isEmpty ? y : LowRankAdapter.addConv(adapters, x: x, to: y, stride: stride, padding: padding, c)
     }
 

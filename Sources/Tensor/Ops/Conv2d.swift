@@ -148,13 +148,16 @@ public enum Conv2d {
         }
     }
 
+    /// The name of a weight's cached bf16 panel (see `Storage.derived`).
+    static func bf16PanelKey(_ weight: Tensor) -> String { "bf16.conv.\(weight.dim(0))x\(weight.count / max(weight.dim(0), 1))" }
+
     /// The bf16 GEMM path of `forward` (same lowering; the weight packed once while its storage is frozen).
     /// out: [B, O, Ho, Wo], bias already filled when `accumulate`.
     static func forwardBF16(_ x: Tensor, weight: Tensor, g: sumi_conv_geometry, into out: Tensor, accumulate: Bool,
                             blockBytes: Int, _ c: Compute) -> Tensor {
         let (batch, outC) = (x.dim(0), weight.dim(0))
         let pixels = out.dim(2) * out.dim(3), inPlane = x.count / max(batch, 1), k = weight.count / outC
-        let pw = weight.storage.derived("bf16.conv.\(outC)x\(k)") { BF16GEMM.packA(weight.data, lda: k, m: outC, k: k, c) }
+        let pw = weight.storage.derived(bf16PanelKey(weight)) { BF16GEMM.packA(weight.data, lda: k, m: outC, k: k, c) }
         if isPointwise(g) {
             let px = BF16GEMM.bBuffer(k: k, n: pixels)
             for b in 0..<batch {
@@ -289,6 +292,12 @@ public enum Conv2d {
 }
 
 extension Compute {
+    /// Whether `conv2d` with this weight reads only its cached bf16 panel (see `linearUsesPackedWeight`).
+    public func conv2dUsesPackedWeight(_ weight: Tensor) -> Bool {
+        usesBF16 && !recordsGradients && weight.dim(0) > Int(SUMI_FEW_ROWS_MAX)
+            && weight.storage.hasDerived(Conv2d.bf16PanelKey(weight))
+    }
+
     /// 2-D convolution (PyTorch `F.conv2d`, groups = 1).
     /// x: [B, C, H, W], weight: [O, C, kh, kw], bias: [O] → [B, O, Ho, Wo].
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) -> Tensor {

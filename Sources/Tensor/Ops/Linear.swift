@@ -19,7 +19,7 @@ public enum Linear {
         }
         if c.usesBF16 {
             // Weight packed once per frozen storage; activations every call.
-            let pw = weight.storage.derived("bf16.linear.\(outF)x\(inF)") {
+            let pw = weight.storage.derived(bf16PanelKey(weight)) {
                 BF16GEMM.packB(weight.data, ldb: inF, trans: true, k: inF, n: outF, c)
             }
             BF16GEMM.gemm(BF16GEMM.packA(x.data, lda: inF, m: rows, k: inF, c), pw, c: out.data, ldc: outF,
@@ -30,6 +30,9 @@ public enum Linear {
                   beta: bias == nil ? 0 : 1, c: out.data)
         return out
     }
+
+    /// The name of a weight's cached bf16 panel (see `Storage.derived`).
+    static func bf16PanelKey(_ weight: Tensor) -> String { "bf16.linear.\(weight.dim(0))x\(weight.dim(1))" }
 
     /// Gradients of `forward`. dOut: [..., out]. Returns dInput [..., in], dWeight [out, in], dBias [out].
     public static func backward(_ dOut: Tensor, x: Tensor, weight: Tensor, hasBias: Bool,
@@ -71,5 +74,11 @@ extension Compute {
                                     needInput: x.requiresGrad, needWeight: weight.requiresGrad, self)
             return bias == nil ? [g.dInput, g.dWeight] : [g.dInput, g.dWeight, g.dBias]
         }
+    }
+
+    /// Whether `linear` with this weight reads only its cached bf16 panel, not the fp32 values: a half-resident
+    /// weight then need not be expanded (`Storage.withResident`) for the call. False when anything records.
+    public func linearUsesPackedWeight(_ weight: Tensor) -> Bool {
+        usesBF16 && !recordsGradients && weight.storage.hasDerived(Linear.bf16PanelKey(weight))
     }
 }

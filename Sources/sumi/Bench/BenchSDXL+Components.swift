@@ -8,14 +8,17 @@ final class SDXLBenchModels {
     enum Part: Hashable { case textEncoders, unet, vae }
 
     let c: Compute
+    /// Keep the UNet's and text encoders' matrices as f16 between uses (`Module.keepWeightsInHalf`).
+    let halfWeights: Bool
     let log: ((String) -> Void)?
     private var clipL: CLIPTextModel?
     private var clipG: CLIPTextModel?
     private var unet: UNet?
     private var vae: AutoencoderKL?
 
-    init(compute: Compute, log: ((String) -> Void)?) {
+    init(compute: Compute, halfWeights: Bool = false, log: ((String) -> Void)?) {
         self.c = compute
+        self.halfWeights = halfWeights
         self.log = log
     }
 
@@ -34,15 +37,15 @@ final class SDXLBenchModels {
 
     func textEncoders() -> (CLIPTextModel, CLIPTextModel) {
         if let clipL, let clipG { return (clipL, clipG) }
-        let l = build("CLIP-L") { CLIPTextModel(.clipL) }
-        let g = build("CLIP-bigG") { CLIPTextModel(.bigG) }
+        let l = build("CLIP-L", half: halfWeights) { CLIPTextModel(.clipL) }
+        let g = build("CLIP-bigG", half: halfWeights) { CLIPTextModel(.bigG) }
         clipL = l; clipG = g
         return (l, g)
     }
 
     func unetModel() -> UNet {
         if let unet { return unet }
-        let u = build("UNet") { UNet(config: .sdxl) }
+        let u = build("UNet", half: halfWeights) { UNet(config: .sdxl) }
         unet = u
         return u
     }
@@ -54,7 +57,7 @@ final class SDXLBenchModels {
         return v
     }
 
-    private func build<M: Module>(_ name: String, _ make: () -> M) -> M {
+    private func build<M: Module>(_ name: String, half: Bool = false, _ make: () -> M) -> M {
         let t0 = Timer.now()
         let m = make()
         for (i, (key, p)) in m.namedParameters.enumerated() {
@@ -65,8 +68,10 @@ final class SDXLBenchModels {
             // Frozen from here on: the bf16 path caches each weight's packed panels instead of repacking per call.
             p.storage.freeze()
         }
-        log?(String(format: "built %@ (%.2f G parameters) in %.1f s", name,
-                    Double(m.parameterCount) / 1e9, Timer.now() - t0))
+        // As an f16 checkpoint loaded with --half-weights: matrices f16 between uses, expanded per layer.
+        if half { m.keepWeightsInHalf(true) }
+        log?(String(format: "built %@ (%.2f G parameters%@) in %.1f s", name, Double(m.parameterCount) / 1e9,
+                    half ? ", f16 between uses" : "", Timer.now() - t0))
         return m
     }
 

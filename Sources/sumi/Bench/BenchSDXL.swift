@@ -22,6 +22,9 @@ struct BenchSDXL: ParsableCommand {
     @Option(help: "Matrix-product precision: fp32, or bf16 (AVX512-BF16 GEMM with fp32 accumulation; fp32 on CPUs without it).")
     var precision = "fp32"
 
+    @Option(help: "Weight residency: fp32, or f16 (UNet and text-encoder matrices kept as f16 between uses, as `generate --half-weights` keeps an f16 checkpoint; the VAE stays fp32).")
+    var weights = "fp32"
+
     @Flag(help: "After each row, run it once more under the op profiler and print where the time went.")
     var profile = false
 
@@ -54,6 +57,7 @@ struct BenchSDXL: ParsableCommand {
             throw ValidationError("--sizes must be positive multiples of 64, got \(sizes)")
         }
         _ = try parsedComponents()
+        guard weights == "fp32" || weights == "f16" else { throw ValidationError("--weights \(weights): expected fp32 or f16") }
     }
 
     var parsedSizes: [Int] { sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
@@ -81,14 +85,14 @@ struct BenchSDXL: ParsableCommand {
         if !json {
             print(MachineInfo.current().description)
             let active = c.precision == .bf16 && !c.usesBF16 ? " (no AVX512-BF16 on this CPU: running fp32)" : ""
-            print("threads: \(c.threads), precision: \(precision)\(active), best (and median) of \(repeats) after one warm-up")
+            print("threads: \(c.threads), precision: \(precision)\(active), weights: \(weights), best (and median) of \(repeats) after one warm-up")
         }
         let sgemm = OpsBenchmarks.sgemm(c, n: 2048, repeats: repeats)
         let ref = sgemm.gflops
         emit(SDXLBenchRow(name: "sgemm", size: nil, seconds: sgemm.seconds, median: sgemm.seconds,
                           flops: 2 * pow(2048.0, 3), sgemmGFLOPS: ref, peakRSS: ProcessMemory.peakBytes))
 
-        let models = SDXLBenchModels(compute: c, log: { line in
+        let models = SDXLBenchModels(compute: c, halfWeights: weights == "f16", log: { line in
             // Progress goes to stderr under --json so stdout stays one JSON document.
             if json { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line); fflush(stdout) }
         })
