@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import TestSupport
 import XCTest
 @testable import TerminalUI
 
@@ -31,32 +32,9 @@ enum PaneSnapshot {
         }
     }
 
-    /// Compares `frame`'s snapshot text with Snapshots/<name>.txt. SUMI_RECORD_SNAPSHOTS=1 writes it and fails on
-    /// purpose (as in TerminalUITests), so a recording run never passes by accident.
+    /// Compares `frame`'s snapshot text with Snapshots/<name>.txt (see `TextSnapshot.assert`).
     static func assert(_ frame: Frame, named name: String, theme: Theme?, file: StaticString = #filePath, line: UInt = #line) {
-        let text = frame.snapshotText(theme: theme)
-        let url = directory.appendingPathComponent("\(name).txt")
-        if ProcessInfo.processInfo.environment["SUMI_RECORD_SNAPSHOTS"] == "1" {
-            try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            do { try text.write(to: url, atomically: true, encoding: .utf8) } catch { XCTFail("cannot record \(url.path): \(error)", file: file, line: line) }
-            XCTFail("recorded snapshot \(name) (SUMI_RECORD_SNAPSHOTS=1 always fails; run again without it)", file: file, line: line)
-            return
-        }
-        guard let expected = try? String(contentsOf: url, encoding: .utf8) else {
-            XCTFail("missing snapshot \(url.path); record with SUMI_RECORD_SNAPSHOTS=1. Actual:\n\(text)", file: file, line: line)
-            return
-        }
-        guard expected != text else { return }
-        let e = expected.components(separatedBy: "\n"), a = text.components(separatedBy: "\n")
-        let i = Array(zip(e, a)).firstIndex { $0 != $1 } ?? min(e.count, a.count)
-        let actualURL = FileManager.default.temporaryDirectory.appendingPathComponent("\(name).actual.txt")
-        try? text.write(to: actualURL, atomically: true, encoding: .utf8)
-        XCTFail("""
-            snapshot \(name) differs at line \(i + 1):
-              expected: \(i < e.count ? e[i] : "<end>")
-              actual:   \(i < a.count ? a[i] : "<end>")
-            full actual output: \(actualURL.path)
-            """, file: file, line: line)
+        TextSnapshot.assert(frame.snapshotText(theme: theme), named: name, in: directory, file: file, line: line)
     }
 
     /// A fresh temporary folder (removed by the caller's `addTeardownBlock`).

@@ -76,15 +76,7 @@ extension FilePickerState {
                            align: .right, style: .role(.dim))
             }
         }
-        if overflow {
-            let h = rect.height, thumb = max(1, h * h / visible.count)
-            let maxOffset = visible.count - h
-            let pos = maxOffset == 0 ? 0 : (h - thumb) * offset / maxOffset
-            for r in 0..<h {
-                let inThumb = r >= pos && r < pos + thumb
-                frame.text(inThumb ? "┃" : "│", col: rect.maxX - 1, row: rect.y + r, style: .role(inThumb ? .accent : .dim))
-            }
-        }
+        if overflow { ListView.renderScrollBar(count: visible.count, offset: offset, into: &frame, rect: rect) }
     }
 
     private func renderFooter(into frame: inout Frame, rect: Rect) {

@@ -281,18 +281,11 @@ public struct FilePickerState: Equatable {
         let layout = FilePickerLayout(rect: rect)
         pageRows = max(1, layout.list.height)
         guard mouse.pressed, rect.contains(col: mouse.col, row: mouse.row) else { return .ignored }
-        switch mouse.button {
-        case .wheelUp: list.move(-3)
-        case .wheelDown: list.move(3)
-        case .left:
-            guard layout.list.contains(col: mouse.col, row: mouse.row),
-                  let i = list.index(atRow: mouse.row - layout.list.y, height: layout.list.height) else { return .handled }
-            if i == list.selected { return perform(.activate) }
-            list.select(i)
-        default: return .handled
+        switch list.press(mouse.button, col: mouse.col, row: mouse.row, list: layout.list) {
+        case .activated: return perform(.activate)
+        case .scrolled, .selected: updateSummary()
+        case .none: break
         }
-        list.scrollToSelection(height: pageRows)
-        updateSummary()
         return .handled
     }
 }

@@ -91,15 +91,7 @@ extension GalleryState {
                            align: .right, style: .role(.dim))
             }
         }
-        if overflow {
-            let h = rect.height, thumb = max(1, h * h / entries.count)
-            let maxOffset = entries.count - h
-            let pos = maxOffset == 0 ? 0 : (h - thumb) * offset / maxOffset
-            for r in 0..<h {
-                let inThumb = r >= pos && r < pos + thumb
-                frame.text(inThumb ? "┃" : "│", col: rect.maxX - 1, row: rect.y + r, style: .role(inThumb ? .accent : .dim))
-            }
-        }
+        if overflow { ListView.renderScrollBar(count: entries.count, offset: offset, into: &frame, rect: rect) }
     }
 
     private func renderThumbnail(_ e: GalleryEntry, into frame: inout Frame, rect: Rect) {

@@ -229,18 +229,11 @@ public struct GalleryState: Equatable {
         guard mouse.pressed, rect.contains(col: mouse.col, row: mouse.row), pendingDelete == nil else {
             return rect.contains(col: mouse.col, row: mouse.row) ? .handled : .ignored
         }
-        switch mouse.button {
-        case .wheelUp: list.move(-3)
-        case .wheelDown: list.move(3)
-        case .left:
-            guard layout.list.contains(col: mouse.col, row: mouse.row),
-                  let i = list.index(atRow: mouse.row - layout.list.y, height: layout.list.height) else { return .handled }
-            if i == list.selected { return perform(.open) }
-            list.select(i)
-            message = nil
-        default: return .handled
+        switch list.press(mouse.button, col: mouse.col, row: mouse.row, list: layout.list) {
+        case .activated: return perform(.open)
+        case .selected: message = nil
+        case .scrolled, .none: break
         }
-        list.scrollToSelection(height: pageRows)
         return .handled
     }
 }

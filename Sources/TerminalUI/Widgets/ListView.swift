@@ -47,6 +47,35 @@ public struct ListState: Hashable, Sendable {
         return min(max(0, o), count - height)
     }
 
+    /// What a mouse press in a list drawn at `list` did.
+    public enum MouseAction: Equatable, Sendable {
+        /// Nothing (outside the list, or another button).
+        case none
+        /// The wheel moved the selection.
+        case scrolled
+        /// A click selected another row.
+        case selected
+        /// A click on the already selected row (open / pick it).
+        case activated
+    }
+
+    /// Applies a pressed `button` at (col, row) to a list drawn in `list`: the wheel moves by three, a click
+    /// selects a row, a click on the selected row reports `.activated`. Scrolls to the selection afterwards.
+    public mutating func press(_ button: MouseButton, col: Int, row: Int, list: Rect) -> MouseAction {
+        var action = MouseAction.none
+        switch button {
+        case .wheelUp: move(-3); action = .scrolled
+        case .wheelDown: move(3); action = .scrolled
+        case .left:
+            guard list.contains(col: col, row: row), let i = index(atRow: row - list.y, height: list.height) else { return .none }
+            if i == selected { return .activated }
+            select(i); action = .selected
+        default: return .none
+        }
+        scrollToSelection(height: max(1, list.height))
+        return action
+    }
+
     /// The item index at `row` rows below the list's top (for mouse clicks), or nil.
     public func index(atRow row: Int, height: Int) -> Int? {
         let i = visibleOffset(height: height) + row
@@ -76,16 +105,20 @@ public enum ListView {
                 frame.text("  " + items[i], in: line, style: .role(.text))
             }
         }
-        if overflow {
-            // Thumb size and position proportional to the visible page.
-            let h = rect.height
-            let thumb = max(1, h * h / items.count)
-            let maxOffset = items.count - h
-            let pos = maxOffset == 0 ? 0 : (h - thumb) * offset / maxOffset
-            for r in 0..<h {
-                let inThumb = r >= pos && r < pos + thumb
-                frame.text(inThumb ? "┃" : "│", col: rect.maxX - 1, row: rect.y + r, style: .role(inThumb ? .accent : .dim))
-            }
+        if overflow { renderScrollBar(count: items.count, offset: offset, into: &frame, rect: rect) }
+    }
+
+    /// The scroll bar in `rect`'s last column for `count` items scrolled to `offset`: thumb size and position
+    /// proportional to the visible page.
+    public static func renderScrollBar(count: Int, offset: Int, into frame: inout Frame, rect: Rect) {
+        let h = rect.height
+        guard h > 0, count > h else { return }
+        let thumb = max(1, h * h / count)
+        let maxOffset = count - h
+        let pos = maxOffset == 0 ? 0 : (h - thumb) * offset / maxOffset
+        for r in 0..<h {
+            let inThumb = r >= pos && r < pos + thumb
+            frame.text(inThumb ? "┃" : "│", col: rect.maxX - 1, row: rect.y + r, style: .role(inThumb ? .accent : .dim))
         }
     }
 }
