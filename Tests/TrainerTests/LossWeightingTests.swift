@@ -69,4 +69,12 @@ final class LossWeightingTests: XCTestCase {
         XCTAssertEqual(out, expected.joined(separator: ", "))
         XCTAssertEqual(r1.nextUInt32(), r2.nextUInt32())
     }
+
+    func testTimestepRangeDrawsWithinItAndFullRangeKeepsTheOldDraws() {
+        var rng = TorchGenerator(seed: 5), old = TorchGenerator(seed: 5)
+        XCTAssertEqual(DenoisingObjective.drawTimesteps(64, in: 0..<1000, &rng), (0..<64).map { _ in Int(old.nextUInt32() % 1000) })
+        let high = DenoisingObjective.drawTimesteps(500, in: 600..<1000, &rng)
+        XCTAssertTrue(high.allSatisfy { (600..<1000).contains($0) })
+        XCTAssertGreaterThan(Set(high).count, 250, "spread over the range (≈ 285 distinct expected)")
+    }
 }

@@ -34,6 +34,8 @@ final class TrainingConfigTests: XCTestCase {
             caption_dropout = 0.1
             caption_tag_dropout = 0.5
             keep_tokens = 1
+            min_timestep = 500
+            max_timestep = 900
             min_snr_gamma = 5
             debiased_estimation = true
             noise_offset = 0.05
@@ -71,6 +73,8 @@ final class TrainingConfigTests: XCTestCase {
         XCTAssertEqual(c.train.maxGradNorm, 0)
         XCTAssertEqual(c.train.captionTagDropout, 0.5)
         XCTAssertEqual(c.train.keepTokens, 1)
+        XCTAssertEqual(c.train.minTimestep, 500)
+        XCTAssertEqual(c.train.maxTimestep, 900)
         XCTAssertEqual(c.train.minSNRGamma, 5)
         XCTAssertTrue(c.train.debiasedEstimation)
         XCTAssertEqual(c.optimizer.kind, .adamw8bit)
@@ -108,6 +112,8 @@ final class TrainingConfigTests: XCTestCase {
         XCTAssertEqual(error(shards + "[optimizer]\nbetas = [0.9]"), "bad.toml: optimizer.betas: expected two numbers in [0, 1)")
         XCTAssertEqual(error(shards + "[train]\ncaption_dropout = 1.5"), "bad.toml: train.caption_dropout: 1.5 must be between 0 and 1")
         XCTAssertEqual(error(shards + "[train]\nkeep_tokens = -1"), "bad.toml: train.keep_tokens: -1 must not be negative")
+        XCTAssertEqual(error(shards + "[train]\nmin_timestep = 900\nmax_timestep = 500"),
+                       "bad.toml: train.min_timestep: timesteps 900..<500 must be a non-empty range within 0..<1000")
         XCTAssertEqual(error(shards + "[[schedule.stages]]\nlr = 1e-4"), "bad.toml: schedule.stages[0].steps: required")
         XCTAssertEqual(error(shards + "[model.unet]\nwidth = 3"), "bad.toml: model.unet.width: unknown key (known: addition_time_embed_dim, attention, block_channels, heads, layers_per_block, norm_groups, transformer_depth)")
         XCTAssertEqual(error("[train]\nsteps = 3"), "bad.toml: data.shards: required (a shard path or brace pattern)")

@@ -30,6 +30,12 @@ public final class DenoisingObjective: TrainingObjective {
         /// Debiased-estimation loss weighting 1/√SNR (kohya's `debiased_estimation_loss`): more weight on the
         /// high-noise steps that decide an image's layout.
         public var debiasedEstimation = false
+        /// Timesteps are drawn uniformly from `minTimestep..<maxTimestep` (kohya's `min_timestep` /
+        /// `max_timestep`; defaults: all 1000). A stage trained on high noise only works on what decides an
+        /// image's layout.
+        public var minTimestep = 0
+        /// Exclusive upper bound of the timesteps drawn (nil: the schedule's count).
+        public var maxTimestep: Int?
         /// Scale of the per-channel offset noise (0 = off).
         public var noiseOffset: Float = 0
         /// Recompute UNet blocks in backward instead of keeping their activations (`UNet.checkpointBlocks`).
@@ -94,7 +100,7 @@ public final class DenoisingObjective: TrainingObjective {
         if options.captionTagDropout > 0 {
             captions = captions.map { Self.dropTags($0, rate: options.captionTagDropout, keep: options.keepTokens, &rng) }
         }
-        let timesteps = (0..<b).map { _ in Int(rng.nextUInt32() % UInt32(schedule.count)) }
+        let timesteps = Self.drawTimesteps(b, in: options.minTimestep..<(options.maxTimestep ?? schedule.count), &rng)
         var noise = rng.randn(latents.shape)
         if options.noiseOffset > 0 {
             let offset = rng.randn([b, latents.dim(1), 1, 1])
@@ -112,6 +118,13 @@ public final class DenoisingObjective: TrainingObjective {
         let pred = unet(noisy, timestep: timesteps.map(Float.init), context: context, addTextEmbeds: pooled,
                         timeIds: batch.timeIdRows, c)
         return [("mse", c.mse(pred, noise, sampleWeights: weights))]
+    }
+
+    /// `count` timesteps uniform in `range`: `lower + nextUInt32() % span` each (torch's `randint` rule; the
+    /// full range gives the same draws as before the range existed).
+    static func drawTimesteps(_ count: Int, in range: Range<Int>, _ rng: inout TorchGenerator) -> [Int] {
+        precondition(!range.isEmpty, "drawTimesteps: empty range \(range)")
+        return (0..<count).map { _ in range.lowerBound + Int(rng.nextUInt32() % UInt32(range.count)) }
     }
 
     /// The caption with each comma-separated tag after the first `keep` dropped with probability `rate` (one

@@ -68,6 +68,11 @@ extension TrainingConfig {
             c.train.captionDropout = try t.fraction("caption_dropout") ?? 0
             c.train.captionTagDropout = try t.fraction("caption_tag_dropout") ?? 0
             c.train.keepTokens = try t.nonNegativeInt("keep_tokens") ?? 0
+            c.train.minTimestep = try t.nonNegativeInt("min_timestep") ?? 0
+            c.train.maxTimestep = try t.positive("max_timestep")
+            if c.train.minTimestep >= (c.train.maxTimestep ?? 1000) || (c.train.maxTimestep ?? 0) > 1000 {
+                throw t.bad("min_timestep", "timesteps \(c.train.minTimestep)..<\(c.train.maxTimestep ?? 1000) must be a non-empty range within 0..<1000")
+            }
             c.train.minSNRGamma = try t.nonNegative("min_snr_gamma") ?? 0
             c.train.debiasedEstimation = try t.bool("debiased_estimation") ?? false
             c.train.noiseOffset = try t.nonNegative("noise_offset") ?? 0

@@ -60,6 +60,9 @@ public struct TrainingConfig: Equatable, Codable, Sendable {
         public var captionDropout = 0.0
         public var captionTagDropout = 0.0
         public var keepTokens = 0
+        public var minTimestep = 0
+        /// nil: 1000.
+        public var maxTimestep: Int?
         /// 0 = off.
         public var minSNRGamma = 0.0
         public var debiasedEstimation = false

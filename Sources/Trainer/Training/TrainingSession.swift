@@ -73,6 +73,8 @@ public final class TrainingSession {
         options.noiseOffset = Float(config.train.noiseOffset)
         options.captionTagDropout = config.train.captionTagDropout
         options.keepTokens = config.train.keepTokens
+        options.minTimestep = config.train.minTimestep
+        options.maxTimestep = config.train.maxTimestep
         options.minSNRGamma = Float(config.train.minSNRGamma)
         options.debiasedEstimation = config.train.debiasedEstimation
         options.gradientCheckpointing = config.train.gradientCheckpointing
