@@ -33,4 +33,7 @@ public enum BLAS {
 
     /// Sets OpenBLAS's worker count (process-wide in OpenBLAS; `Compute.init` calls this).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+
+    /// OpenBLAS's current worker count.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
 }

@@ -18,12 +18,14 @@ public struct Compute: Sendable {
     /// When set, ops charge their time, FLOPs and page faults to it (see `OpProfiler`).
     public var profiler: OpProfiler?
 
-    /// A context with `threads` workers (default: every core). Sets OpenBLAS's thread count too.
-    public init(threads: Int? = nil, recordsGradients: Bool = true) {
+    /// A context with `threads` workers (default: every core). With `setsBLASThreads` it also sets OpenBLAS's
+    /// thread count — which is process-wide: a secondary context (a data thread's, a helper's) passes false, or
+    /// it would quietly make every other context's GEMMs single-threaded.
+    public init(threads: Int? = nil, recordsGradients: Bool = true, setsBLASThreads: Bool = true) {
         let n = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.threads = n
         self.recordsGradients = recordsGradients
-        openblas_set_num_threads(Int32(n))
+        if setsBLASThreads { openblas_set_num_threads(Int32(n)) }
     }
 
     /// The same context with gradient recording off.

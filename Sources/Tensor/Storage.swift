@@ -36,8 +36,11 @@ public final class Storage: @unchecked Sendable {
         self.release = nil
     }
 
-    /// Zero-filled buffers at least this large are mapped rather than allocated (see `init(count:)`).
-    static let mmapThreshold = 1 << 20
+    /// Zero-filled buffers at least this large are mapped rather than allocated (see `init(count:)`): large
+    /// enough that the zero gradients and accumulators of a training step (a few MB each, every step) come from
+    /// the heap — mapping and unmapping them cost page faults and TLB-shootdown interrupts on every core — and
+    /// small enough that full-size SDXL's big weights (15–59 MB) stay lazily mapped.
+    static let mmapThreshold = 12 << 20
 
     /// Allocates `count` floats without initialising them (caller writes every element).
     public init(uninitializedCount count: Int) {

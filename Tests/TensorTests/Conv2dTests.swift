@@ -85,6 +85,44 @@ final class Conv2dTests: XCTestCase {
         }
     }
 
+    /// Batches of small images go through the grouped path (several images per im2col + GEMM), including a
+    /// ragged last group; pointwise and strided convs too. Same results as the direct loops.
+    func testGroupedSmallImagesMatchNaive() {
+        let cases: [([Int], [Int], Int, Int)] = [
+            ([5, 6, 4, 4], [7, 3, 3], 1, 1),
+            ([5, 6, 8, 8], [9, 1, 1], 1, 0),
+            ([3, 4, 8, 8], [4, 3, 3], 2, 1),
+            ([7, 8, 5, 5], [12, 3, 3], 1, 1),
+        ]
+        for (i, (xs, ws, stride, padding)) in cases.enumerated() {
+            let x = randomTensor(xs, seed: UInt64(40 + i)), w = randomTensor([ws[0], xs[1], ws[1], ws[2]], seed: UInt64(50 + i))
+            let b = randomTensor([ws[0]], seed: UInt64(60 + i))
+            let ref = Conv2d.naiveForward(x, weight: w, bias: b, stride: stride, padding: padding)
+            let dy = randomTensor(ref.shape, seed: UInt64(70 + i))
+            let refG = Conv2d.naiveBackward(dy, x: x, weight: w, stride: stride, padding: padding)
+            let k = w.count / ws[0], pixels = ref.dim(2) * ref.dim(3)
+            // Whole batch in one group, then groups of two images (the last one ragged when B is odd).
+            for blockBytes in [Conv2d.defaultBlockBytes, 2 * pixels * k * 4] {
+                let group = Conv2d.groupSize(batch: xs[0], pixels: pixels, k: k, blockBytes: blockBytes)
+                XCTAssertGreaterThan(group, 1, "case \(i) takes the grouped path")
+                let label = "case \(i) group \(group)"
+                assertClose(Conv2d.forward(x, weight: w, bias: b, stride: stride, padding: padding, blockBytes: blockBytes, c),
+                            ref, rtol: 1e-5, label)
+                assertClose(Conv2d.forward(x, weight: w, bias: nil, stride: stride, padding: padding, blockBytes: blockBytes, c),
+                            Conv2d.naiveForward(x, weight: w, bias: nil, stride: stride, padding: padding), rtol: 1e-5, label)
+                let g = Conv2d.backward(dy, x: x, weight: w, hasBias: true, stride: stride, padding: padding,
+                                        blockBytes: blockBytes, c)
+                assertClose(g.dInput, refG.dInput, rtol: 1e-5, "\(label) dx")
+                assertClose(g.dWeight, refG.dWeight, rtol: 1e-5, "\(label) dW")
+                assertClose(g.dBias, refG.dBias, rtol: 1e-5, "\(label) db")
+                let gw = Conv2d.backward(dy, x: x, weight: w, hasBias: false, stride: stride, padding: padding,
+                                         needInput: false, blockBytes: blockBytes, c)
+                XCTAssertNil(gw.dInput)
+                assertClose(gw.dWeight, refG.dWeight, rtol: 1e-5, "\(label) dW only")
+            }
+        }
+    }
+
     /// A shape large enough that im2col and col2im split rows/channels across both threads.
     func testFastMatchesNaiveMultithreaded() {
         let x = randomTensor([1, 32, 19, 23], seed: 5), w = randomTensor([7, 32, 3, 3], seed: 6, scale: 0.2)

@@ -6,7 +6,7 @@ import TestSupport
 /// Filling a storage straight from f16 bits (a loader's no-fp32-peak path) and the mapped zero buffers.
 final class StorageHalfLoadTests: XCTestCase {
     func testMappedZeroStorageAndAssignHalf() {
-        for count in [7, 300_000] {   // below and above the mmap threshold
+        for count in [7, 300_000, 3_300_000] {   // small, heap-allocated, and above the mmap threshold (12 MB)
             let s = Storage(count: count)
             XCTAssertTrue(s.buffer.allSatisfy { $0 == 0 }, "count \(count) not zero")
             let values = randomTensor([count], seed: 9, scale: 3)

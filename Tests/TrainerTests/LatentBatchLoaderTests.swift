@@ -54,6 +54,29 @@ final class LatentBatchLoaderTests: XCTestCase {
         XCTAssertNil(try loader.next())
     }
 
+    /// cache_latents: two epochs give the same latents as without the cache, but each sample is encoded once,
+    /// alone (a batch of one).
+    func testCachedLatentsEqualFreshOnesAndEncodeEachSampleOnce() throws {
+        let dir = TestData.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var c = shards(dir)
+        let plain = try LatentBatchLoader(config: c, encode: LatentBatchLoaderTests.fakeEncode)
+        var expected: [TrainingBatch] = []
+        while let b = try plain.next() { expected.append(b) }
+        c.cacheLatents = true
+        var encodedBatchSizes: [Int] = []   // only the worker appends; read after it finished
+        let cached = try LatentBatchLoader(config: c) { pixels in
+            encodedBatchSizes.append(pixels.dim(0))
+            return LatentBatchLoaderTests.fakeEncode(pixels)
+        }
+        var got: [TrainingBatch] = []
+        while let b = try cached.next() { got.append(b) }
+        XCTAssertEqual(got.map(\.keys), expected.map(\.keys))
+        for (g, e) in zip(got, expected) { XCTAssertEqual(g.latents.scalars, e.latents.scalars, "\(g.keys)") }
+        let samples = Set(expected.flatMap(\.keys)).count
+        XCTAssertEqual(encodedBatchSizes, Array(repeating: 1, count: samples), "one encoding per sample over two epochs")
+    }
+
     func testStopMidStreamAndResumeThroughTheLoader() throws {
         let dir = TestData.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -111,6 +111,8 @@ final class TrainingConfigTests: XCTestCase {
         XCTAssertEqual(error(shards + "[optimizer]\ntype = \"sgd\""), "bad.toml: optimizer.type: \"sgd\" is not one of adamw, adamw8bit")
         XCTAssertEqual(error(shards + "[optimizer]\nbetas = [0.9]"), "bad.toml: optimizer.betas: expected two numbers in [0, 1)")
         XCTAssertEqual(error(shards + "[train]\ncaption_dropout = 1.5"), "bad.toml: train.caption_dropout: 1.5 must be between 0 and 1")
+        XCTAssertEqual(error(shards + "cache_latents = true\nrandom_flip = true"),
+                       "bad.toml: data.cache_latents: cannot be combined with random_flip (a cached latent would keep one orientation)")
         XCTAssertEqual(error(shards + "[train]\nkeep_tokens = -1"), "bad.toml: train.keep_tokens: -1 must not be negative")
         XCTAssertEqual(error(shards + "[train]\nmin_timestep = 900\nmax_timestep = 500"),
                        "bad.toml: train.min_timestep: timesteps 900..<500 must be a non-empty range within 0..<1000")

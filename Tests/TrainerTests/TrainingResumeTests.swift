@@ -47,6 +47,21 @@ final class TrainingResumeTests: XCTestCase {
         return d
     }
 
+    /// Building a session (whose data thread has a one-worker context) leaves OpenBLAS's process-wide thread
+    /// count alone: it once reset it to 1 and every training GEMM ran on one core.
+    func testSessionKeepsOpenBLASThreads() throws {
+        let dir = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let c = Compute(threads: 2)
+        XCTAssertEqual(BLAS.threads, 2)
+        let session = try TrainingSession(config: try Self.config(dir, steps: 1), compute: c)
+        XCTAssertEqual(BLAS.threads, 2)
+        XCTAssertNotNil(try session.loop.trainStep())
+        XCTAssertEqual(BLAS.threads, 2)
+        _ = Compute(threads: 1, setsBLASThreads: false)
+        XCTAssertEqual(BLAS.threads, 2)
+    }
+
     func runResume(optimizer: String) throws {
         let dir = tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -111,6 +111,8 @@ public enum Conv2d {
         if c.usesBF16 && outC > Int(SUMI_FEW_ROWS_MAX) {
             return forwardBF16(x, weight: weight, g: g, into: out, accumulate: bias != nil, blockBytes: blockBytes, c)
         }
+        let group = groupSize(batch: batch, pixels: pixels, k: k, blockBytes: blockBytes)
+        if group > 1 { return forwardGrouped(x, weight: weight, g: g, into: out, accumulate: bias != nil, group: group, c) }
         // Very few output channels (RGB, latents): a register-blocked kernel instead of a 3-row sgemm.
         let few = outC <= Int(SUMI_FEW_ROWS_MAX)
         func product(_ b: UnsafePointer<Float>, ldb: Int, n: Int, into o: UnsafeMutablePointer<Float>) {
@@ -196,14 +198,29 @@ public enum Conv2d {
         let outPlane = outC * pixels
         var dB: Tensor? = nil
         if hasBias {
-            // Row sums of dY as a GEMV against ones, accumulated over the batch.
-            let sums = Tensor(zeros: [outC]), ones = Tensor(shape: [pixels], repeating: 1)
-            for b in 0..<batch {
-                BLAS.gemm(m: outC, n: 1, k: pixels, a: dOut.data + b * outPlane, b: ones.data, beta: 1, c: sums.data)
+            // Per-channel sums of dY over batch and pixels (Double accumulation), channels split across threads.
+            let sums = Tensor(zeros: [outC]), ps = sums.data, pd = dOut.data
+            c.parallelFor(outC, grain: max(1, 16384 / max(1, batch * pixels))) { r in
+                for o in r {
+                    var acc = 0.0
+                    for b in 0..<batch {
+                        let row = pd + b * outPlane + o * pixels
+                        var part: Float = 0
+                        for p in 0..<pixels { part += row[p] }
+                        acc += Double(part)
+                    }
+                    ps[o] = Float(acc)
+                }
             }
             dB = sums
         }
         guard needInput || needWeight else { return (nil, nil, dB) }
+        let group = groupSize(batch: batch, pixels: pixels, k: k, blockBytes: blockBytes)
+        if group > 1 {
+            let dX = needInput ? Tensor(zeros: x.shape) : nil, dW = needWeight ? Tensor(zeros: weight.shape) : nil
+            backwardGrouped(dOut, x: x, weight: weight, g: g, dX: dX, dW: dW, group: group, c)
+            return (dX, dW, dB)
+        }
         let dW = needWeight ? Tensor(zeros: weight.shape) : nil
         if isPointwise(g) {
             let dX = needInput ? Tensor(uninitialized: x.shape) : nil

@@ -4,7 +4,7 @@
 /// Returns N, the norm before clipping (non-finite when a gradient holds NaN/Inf; then, as in
 /// PyTorch without `error_if_nonfinite`, the gradients are scaled by a NaN-derived factor or left alone).
 @discardableResult
-public func clipGradNorm(_ params: [Tensor], maxNorm: Float, compute: Compute = Compute(threads: 1)) -> Float {
+public func clipGradNorm(_ params: [Tensor], maxNorm: Float, compute: Compute = Compute(threads: 1, setsBLASThreads: false)) -> Float {
     let grads = params.compactMap { $0.grad }
     // Sum of squares per chunk in Double: a 2.5 B-element sum in Float would lose the small terms.
     var total = 0.0

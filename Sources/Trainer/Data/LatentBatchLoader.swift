@@ -57,7 +57,8 @@ public final class LatentBatchLoader {
         let producer = try ImageBatchProducer(config: config, resumeFrom: resumeFrom)
         let channel = Channel(position: producer.position)
         self.channel = channel
-        let t = Thread { LatentBatchLoader.run(channel, producer: producer, prefetch: prefetch, encode: encode) }
+        let cache = config.cacheLatents ? LatentCache() : nil
+        let t = Thread { LatentBatchLoader.run(channel, producer: producer, prefetch: prefetch, cache: cache, encode: encode) }
         t.name = "sumi.data"
         t.start()
     }
@@ -100,7 +101,8 @@ public final class LatentBatchLoader {
         ch.condition.unlock()
     }
 
-    private static func run(_ ch: Channel, producer: ImageBatchProducer, prefetch: Int, encode: Encoder) {
+    private static func run(_ ch: Channel, producer: ImageBatchProducer, prefetch: Int, cache: LatentCache?,
+                            encode: Encoder) {
         defer {
             ch.condition.lock()
             ch.workerDone = true
@@ -115,7 +117,7 @@ public final class LatentBatchLoader {
             if stop { return }
             do {
                 guard let batch = try producer.next() else { return }
-                let latents = try encode(batch.pixels)
+                let latents = try cache.map { try $0.latents(for: batch, encode: encode) } ?? encode(batch.pixels)
                 guard latents.rank >= 1, latents.dim(0) == batch.captions.count else {
                     throw DataError.encoderShape(expectedBatch: batch.captions.count, got: latents.shape)
                 }
@@ -132,5 +134,39 @@ public final class LatentBatchLoader {
                 return
             }
         }
+    }
+}
+
+/// Per-sample latents kept after their first encoding (`WebDatasetConfig.cacheLatents`). Only the loader's worker
+/// thread touches it.
+final class LatentCache {
+    private var latents: [String: Tensor] = [:]
+    /// Encodings done so far (cache misses).
+    private(set) var misses = 0
+
+    /// The batch's latents: cached rows where present, the others encoded one image at a time (so that a value
+    /// never depends on which images shared its batch) and kept.
+    func latents(for batch: ImageBatch, encode: LatentBatchLoader.Encoder) throws -> Tensor {
+        let b = batch.keys.count
+        let plane = batch.pixels.count / max(b, 1)
+        var rows: [Tensor] = []
+        for i in 0..<b {
+            let key = "\(batch.keys[i])|\(batch.bucket)|\(batch.timeIds[i].values)"
+            if let cached = latents[key] { rows.append(cached); continue }
+            let pixels = Tensor(uninitialized: [1] + Array(batch.pixels.shape.dropFirst()))
+            pixels.data.update(from: batch.pixels.data + i * plane, count: plane)
+            let z = try encode(pixels)
+            guard z.rank >= 1, z.dim(0) == 1 else { throw DataError.encoderShape(expectedBatch: 1, got: z.shape) }
+            latents[key] = z
+            misses += 1
+            rows.append(z)
+        }
+        let out = Tensor(uninitialized: [b] + Array(rows[0].shape.dropFirst()))
+        let per = rows[0].count
+        for (i, r) in rows.enumerated() {
+            guard r.count == per else { throw DataError.encoderShape(expectedBatch: b, got: r.shape) }
+            (out.data + i * per).update(from: r.data, count: per)
+        }
+        return out
     }
 }

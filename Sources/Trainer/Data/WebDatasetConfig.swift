@@ -55,6 +55,10 @@ public struct WebDatasetConfig: Sendable {
     /// At the end of finite data, emit the leftover partial batches (smaller than `batchSize`)
     /// instead of dropping them.
     public var emitPartialBatches = false
+    /// Keep each sample's latents in memory after its first encoding (kohya's `cache_latents`) and encode cache
+    /// misses one image at a time, so a cached latent is bit-identical to a fresh one. Keyed by sample key, bucket
+    /// and time ids (crop), so random crops only miss the cache; meant for small datasets re-read for many epochs.
+    public var cacheLatents = false
     /// Let libjpeg decode large JPEGs at 1/2, 1/4 or 1/8 scale when that still covers the bucket.
     public var fastJPEGScaling = true
 

@@ -73,7 +73,8 @@ public final class DenoisingObjective: TrainingObjective {
         self.options = options
         self.schedule = schedule
         self.adapterParameters = adapterParameters
-        encodeCompute = Compute(threads: encodeThreads, recordsGradients: false)
+        // Its own worker count, but never OpenBLAS's process-wide one (that would make the trainer's GEMMs single-threaded).
+        encodeCompute = Compute(threads: encodeThreads, recordsGradients: false, setsBLASThreads: false)
         unet.checkpointBlocks = options.gradientCheckpointing
         if adapterParameters != nil { unet.setTrainable(false) }
     }

@@ -50,6 +50,10 @@ extension TrainingConfig {
             c.data.seed = try d.seed("seed") ?? 0
             c.data.epochs = try d.positive("epochs")
             c.data.randomFlip = try d.bool("random_flip") ?? false
+            c.data.cacheLatents = try d.bool("cache_latents") ?? false
+            if c.data.cacheLatents && c.data.randomFlip {
+                throw d.bad("cache_latents", "cannot be combined with random_flip (a cached latent would keep one orientation)")
+            }
             c.data.crop = try d.choice("crop", ["center", "random"]) ?? "center"
             c.data.minImageSide = try d.positive("min_image_side")
             c.data.negativeTags = try d.strings("negative_tags")

@@ -38,6 +38,7 @@ public struct TrainingConfig: Equatable, Codable, Sendable {
         /// Passes over the data; nil repeats until the step count.
         public var epochs: Int?
         public var randomFlip = false
+        public var cacheLatents = false
         /// "center" or "random".
         public var crop = "center"
         /// Smaller images are dropped.

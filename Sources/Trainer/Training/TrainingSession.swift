@@ -146,6 +146,7 @@ public final class TrainingSession {
         w.shuffleBufferSize = d.shuffleBuffer
         w.shuffleInitial = max(1, min(w.shuffleInitial, d.shuffleBuffer / 4))
         w.randomFlip = d.randomFlip
+        w.cacheLatents = d.cacheLatents
         w.cropMode = d.crop == "random" ? .random : .center
         w.minimumImageSide = d.minImageSide ?? min(w.minimumImageSide, minSide)
         if let tags = d.negativeTags { w.tagFilter = TagFilter(negativeTags: tags) }
