@@ -111,6 +111,12 @@ final class TrainingConfigTests: XCTestCase {
         XCTAssertEqual(error(shards + "[optimizer]\ntype = \"sgd\""), "bad.toml: optimizer.type: \"sgd\" is not one of adamw, adamw8bit")
         XCTAssertEqual(error(shards + "[optimizer]\nbetas = [0.9]"), "bad.toml: optimizer.betas: expected two numbers in [0, 1)")
         XCTAssertEqual(error(shards + "[train]\ncaption_dropout = 1.5"), "bad.toml: train.caption_dropout: 1.5 must be between 0 and 1")
+        var cached = try TrainingConfig.parse(toml: shards + "cache_latents = true", file: "/c.toml")
+        XCTAssertTrue(cached.data.cacheLatents)
+        XCTAssertEqual(cached.trajectoryHash, try TrainingConfig.parse(toml: shards, file: "/c.toml").trajectoryHash,
+                       "caching latents does not change what is trained, so resume accepts either")
+        cached.data.batchSize += 1
+        XCTAssertNotEqual(cached.trajectoryHash, try TrainingConfig.parse(toml: shards, file: "/c.toml").trajectoryHash)
         XCTAssertEqual(error(shards + "cache_latents = true\nrandom_flip = true"),
                        "bad.toml: data.cache_latents: cannot be combined with random_flip (a cached latent would keep one orientation)")
         XCTAssertEqual(error(shards + "[train]\nkeep_tokens = -1"), "bad.toml: train.keep_tokens: -1 must not be negative")

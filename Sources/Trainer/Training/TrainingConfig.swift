@@ -38,6 +38,8 @@ public struct TrainingConfig: Equatable, Codable, Sendable {
         /// Passes over the data; nil repeats until the step count.
         public var epochs: Int?
         public var randomFlip = false
+        /// How latents are obtained, not what is trained: left out of the encoding (`CodingKeys`), so it does not
+        /// change `trajectoryHash` and a run can be resumed with or without it.
         public var cacheLatents = false
         /// "center" or "random".
         public var crop = "center"
@@ -46,6 +48,10 @@ public struct TrainingConfig: Equatable, Codable, Sendable {
         /// Replaces the default negative-tag set.
         public var negativeTags: [String]?
         public init() {}
+        enum CodingKeys: String, CodingKey {
+            case shards, resolution, bucketStep, minBucketSide, maxBucketSide, batchSize, shuffleBuffer, seed, epochs,
+                 randomFlip, crop, minImageSide, negativeTags
+        }
     }
     /// `[train]`: objective and step settings.
     public struct Train: Equatable, Codable, Sendable {
