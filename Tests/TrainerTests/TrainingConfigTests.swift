@@ -100,7 +100,7 @@ final class TrainingConfigTests: XCTestCase {
         XCTAssertNotEqual(d.trajectoryHash, c.trajectoryHash)
     }
 
-    func testErrorsNameFileAndKey() {
+    func testErrorsNameFileAndKey() throws {
         func error(_ toml: String) -> String {
             do { _ = try TrainingConfig.parse(toml: toml, file: "bad.toml"); return "no error" } catch { return "\(error)" }
         }
