@@ -92,18 +92,13 @@ extension Conv2d {
                 BLAS.gemm(transA: true, m: k, n: n, k: outC, a: weight.data, b: dy.pointer, ldb: n,
                           c: dcols.pointer, ldc: n)
                 for j in 0..<count {
+                    // Image j's columns, contiguous: straight into dX for a pointwise conv, else via col2im.
                     let dxb = dX.data + (b0 + j) * inPlane, src = dcols.pointer + j * pixels
-                    if isPointwise(g) {
-                        c.parallelFor(k, grain: max(1, 16384 / pixels)) { r in
-                            for row in r { (dxb + row * pixels).update(from: src + row * n, count: pixels) }
-                        }
-                    } else {
-                        let dst = scratch.pointer
-                        c.parallelFor(k, grain: max(1, 16384 / pixels)) { r in
-                            for row in r { (dst + row * pixels).update(from: src + row * n, count: pixels) }
-                        }
-                        col2im(scratch.pointer, g, p0: 0, np: pixels, into: dxb, c)
+                    let dst = isPointwise(g) ? dxb : scratch.pointer
+                    c.parallelFor(k, grain: max(1, 16384 / pixels)) { r in
+                        for row in r { (dst + row * pixels).update(from: src + row * n, count: pixels) }
                     }
+                    if !isPointwise(g) { col2im(scratch.pointer, g, p0: 0, np: pixels, into: dxb, c) }
                 }
             }
         }

@@ -108,17 +108,13 @@ public final class DenoisingObjective: TrainingObjective {
             noise = c.inference.add(noise, c.inference.scale(offset, by: options.noiseOffset))
         }
         let (context, pooled) = encode(captions, c)
-        guard options.minSNRGamma > 0 || options.debiasedEstimation else {
-            return [("mse", loss(latents: latents, noise: noise, timesteps: timesteps, context: context, pooled: pooled,
-                                 timeIds: batch.timeIdRows, c))]
-        }
-        let weights = timesteps.map {
+        let weighted = options.minSNRGamma > 0 || options.debiasedEstimation
+        let weights = weighted ? timesteps.map {
             schedule.lossWeight($0, minSNRGamma: options.minSNRGamma, debiased: options.debiasedEstimation)
-        }
-        let noisy = schedule.addNoise(latents, noise: noise, timesteps: timesteps)
-        let pred = unet(noisy, timestep: timesteps.map(Float.init), context: context, addTextEmbeds: pooled,
-                        timeIds: batch.timeIdRows, c)
-        return [("mse", c.mse(pred, noise, sampleWeights: weights))]
+        } : nil
+        return [("mse", Self.epsilonLoss(unet: unet, schedule: schedule, latents: latents, noise: noise,
+                                         timesteps: timesteps, context: context, pooled: pooled,
+                                         timeIds: batch.timeIdRows, sampleWeights: weights, c))]
     }
 
     /// `count` timesteps uniform in `range`: `lower + nextUInt32() % span` each (torch's `randint` rule; the
@@ -148,13 +144,14 @@ public final class DenoisingObjective: TrainingObjective {
     }
 
     /// `mse(unet(addNoise(latents, noise, t), t, …), noise)` → `[]`, recorded for autograd. Shapes as `loss`.
+    /// `sampleWeights` (one per item, e.g. min-SNR / debiased weights) switches to the per-sample weighted MSE.
     public static func epsilonLoss(unet: UNet, schedule: DDPMTrainingSchedule, latents: Tensor, noise: Tensor,
                                    timesteps: [Int], context: Tensor, pooled: Tensor, timeIds: [[Float]],
-                                   _ c: Compute) -> Tensor {
+                                   sampleWeights: [Float]? = nil, _ c: Compute) -> Tensor {
         let noisy = schedule.addNoise(latents, noise: noise, timesteps: timesteps)
         let pred = unet(noisy, timestep: timesteps.map(Float.init), context: context, addTextEmbeds: pooled,
                         timeIds: timeIds, c)
-        return c.mse(pred, noise)
+        return sampleWeights.map { c.mse(pred, noise, sampleWeights: $0) } ?? c.mse(pred, noise)
     }
 
     /// Both encoders over every caption: context [B, 77, D] (first window), pooled [B, P]. Frozen: no graph.
