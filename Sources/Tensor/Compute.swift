@@ -17,6 +17,9 @@ public struct Compute: Sendable {
     public var precision: Precision = .fp32
     /// When set, ops charge their time, FLOPs and page faults to it (see `OpProfiler`).
     public var profiler: OpProfiler?
+    /// Whether inference runs 3×3 stride-1 convs through Winograd F(2×2, 3×3) where it pays (see
+    /// `Conv2d.usesWinograd`). Off: every conv is im2col + GEMM (benchmarks compare the two).
+    public var winogradConvs = true
 
     /// A context with `threads` workers (default: every core). With `setsBLASThreads` it also sets OpenBLAS's
     /// thread count — which is process-wide: a secondary context (a data thread's, a helper's) passes false, or
@@ -33,6 +36,9 @@ public struct Compute: Sendable {
 
     /// The same context with another GEMM precision.
     public func with(precision: Precision) -> Compute { var c = self; c.precision = precision; return c }
+
+    /// The same context with Winograd convs on or off.
+    public func with(winogradConvs: Bool) -> Compute { var c = self; c.winogradConvs = winogradConvs; return c }
 
     /// The same context charging op times to `profiler` (nil: no profiling).
     public func with(profiler: OpProfiler?) -> Compute { var c = self; c.profiler = profiler; return c }

@@ -124,7 +124,8 @@ final class UNetTests: XCTestCase {
         let first = run(unet, try inputs(io), bf16)      // expands each weight once and packs its panel
         let matrices = unet.adaptableLayers().values.map(\.weight)
         XCTAssertTrue(matrices.contains { bf16.linearUsesPackedWeight($0) })
-        XCTAssertTrue(matrices.contains { bf16.conv2dUsesPackedWeight($0) })
+        XCTAssertTrue(matrices.contains { bf16.conv2dUsesPackedWeight($0) })                    // 1×1 (im2col panel)
+        XCTAssertTrue(matrices.contains { bf16.conv2dUsesPackedWeight($0, stride: 1, padding: 1) }) // 3×3 (Winograd)
         XCTAssertFalse(bf16.with(precision: .fp32).linearUsesPackedWeight(matrices[0]))
         let again = run(unet, try inputs(io), bf16)
         XCTAssertTrue(matrices.allSatisfy { $0.storage.isHalfResident })

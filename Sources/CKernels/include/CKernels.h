@@ -3,6 +3,7 @@
 // when a family header changes.)
 #include "convert.h"
 #include "conv.h"
+#include "winograd.h"
 #include "attention.h"
 #include "norm.h"
 #include "activations.h"

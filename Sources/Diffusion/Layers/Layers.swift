@@ -46,7 +46,7 @@ public final class Conv2dLayer: Module, AdaptableLayer {
     /// x: [B, C, H, W]
     public func callAsFunction(_ x: Tensor, _ c: Compute) -> Tensor {
         let w = weight.residentCopy(needsLasting: c.records(x, weight))
-        let y = c.conv2dUsesPackedWeight(w) ? c.conv2d(x, weight: w, bias: bias, stride: stride, padding: padding)
+        let y = c.conv2dUsesPackedWeight(w, stride: stride, padding: padding) ? c.conv2d(x, weight: w, bias: bias, stride: stride, padding: padding)
             : w.storage.withResident { c.conv2d(x, weight: w, bias: bias, stride: stride, padding: padding) }
         return adapters.isEmpty ? y : LowRankAdapter.addConv(adapters, x: x, to: y, stride: stride, padding: padding, c)
     }

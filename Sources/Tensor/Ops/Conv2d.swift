@@ -97,6 +97,9 @@ public enum Conv2d {
         let g = geometry(x, weight, stride: stride, padding: padding)
         let (batch, outC) = (x.dim(0), weight.dim(0))
         if let bias { precondition(bias.shape == [outC], "Conv2d: bias \(bias.shape) for weight \(weight.shape)") }
+        if usesWinograd(x, weight: weight, stride: stride, padding: padding, c) {
+            return forwardWinograd(x, weight: weight, bias: bias, c)
+        }
         let (ho, wo) = (Int(g.out_height), Int(g.out_width))
         let pixels = ho * wo, inPlane = x.count / max(batch, 1), k = weight.count / outC
         let out = Tensor(uninitialized: [batch, outC, ho, wo])
@@ -309,10 +312,12 @@ public enum Conv2d {
 }
 
 extension Compute {
-    /// Whether `conv2d` with this weight reads only its cached bf16 panel (see `linearUsesPackedWeight`).
-    public func conv2dUsesPackedWeight(_ weight: Tensor) -> Bool {
-        usesBF16 && !recordsGradients && weight.dim(0) > Int(SUMI_FEW_ROWS_MAX)
-            && weight.storage.hasDerived(Conv2d.bf16PanelKey(weight))
+    /// Whether `conv2d` with this weight reads only its cached bf16 panel (see `linearUsesPackedWeight`): the
+    /// Winograd panels for 3×3 stride-1 padding-1 weights (unless Winograd is off), the im2col panel otherwise.
+    public func conv2dUsesPackedWeight(_ weight: Tensor, stride: Int = 1, padding: Int = 0) -> Bool {
+        guard usesBF16 && !recordsGradients && weight.dim(0) > Int(SUMI_FEW_ROWS_MAX) else { return false }
+        let winograd = winogradConvs && Conv2d.winogradShape(weight, stride: stride, padding: padding)
+        return weight.storage.hasDerived(winograd ? Conv2d.winogradPanelKey(weight) : Conv2d.bf16PanelKey(weight))
     }
 
     /// 2-D convolution (PyTorch `F.conv2d`, groups = 1).

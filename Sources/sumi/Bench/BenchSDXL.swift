@@ -25,6 +25,9 @@ struct BenchSDXL: ParsableCommand {
     @Option(help: "Weight residency: fp32, or f16 (UNet and text-encoder matrices kept as f16 between uses, as `generate --half-weights` keeps an f16 checkpoint; the VAE stays fp32).")
     var weights = "fp32"
 
+    @Option(help: "3×3 convolutions: winograd (Winograd F(2×2, 3×3) where it pays, the default) or im2col (im2col + GEMM only).")
+    var conv = "winograd"
+
     @Flag(help: "After each row, run it once more under the op profiler and print where the time went.")
     var profile = false
 
@@ -57,6 +60,7 @@ struct BenchSDXL: ParsableCommand {
             throw ValidationError("--sizes must be positive multiples of 64, got \(sizes)")
         }
         _ = try parsedComponents()
+        guard conv == "winograd" || conv == "im2col" else { throw ValidationError("--conv \(conv): expected winograd or im2col") }
         guard weights == "fp32" || weights == "f16" else { throw ValidationError("--weights \(weights): expected fp32 or f16") }
     }
 
@@ -76,6 +80,7 @@ struct BenchSDXL: ParsableCommand {
 
     func run() throws {
         let c = Compute(threads: threads).inference.with(precision: Precision(rawValue: precision) ?? .fp32)
+            .with(winogradConvs: conv == "winograd")
         let wanted = try parsedComponents()
         var rows: [SDXLBenchRow] = []
         func emit(_ row: SDXLBenchRow) {
@@ -85,7 +90,7 @@ struct BenchSDXL: ParsableCommand {
         if !json {
             print(MachineInfo.current().description)
             let active = c.precision == .bf16 && !c.usesBF16 ? " (no AVX512-BF16 on this CPU: running fp32)" : ""
-            print("threads: \(c.threads), precision: \(precision)\(active), weights: \(weights), best (and median) of \(repeats) after one warm-up")
+            print("threads: \(c.threads), precision: \(precision)\(active), weights: \(weights), convs: \(conv), best (and median) of \(repeats) after one warm-up")
         }
         let sgemm = OpsBenchmarks.sgemm(c, n: 2048, repeats: repeats)
         let ref = sgemm.gflops

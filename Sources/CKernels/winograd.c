@@ -1,0 +1,109 @@
+// Winograd F(2×2, 3×3) transforms (see winograd.h). With B, G, A the F(2, 3) matrices
+//   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1],  Aᵀ = [1 1 1 0; 0 1 -1 -1]
+// a 2×2 output tile is Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d Bᵀᵀ)] A for the 4×4 input patch d around it. The loops run along a
+// row of tiles so they vectorize (stride-2 loads) under each target_clones architecture; rows are first copied
+// into zero-padded scratch so the inner loops have no bounds checks.
+#include "winograd.h"
+#include <string.h>
+
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+CLONES
+void sumi_winograd_f2_weights(const float *restrict w, int64_t K, int64_t C, float *restrict u,
+                              int64_t k_start, int64_t k_end) {
+    const int64_t plane = K * C;
+    for (int64_t k = k_start; k < k_end; k++) {
+        for (int64_t c = 0; c < C; c++) {
+            const float *g = w + (k * C + c) * 9;
+            float t[4][3];                                   // G g
+            for (int j = 0; j < 3; j++) {
+                const float a = g[j], b = g[3 + j], e = g[6 + j];
+                t[0][j] = a;
+                t[1][j] = 0.5f * (a + b + e);
+                t[2][j] = 0.5f * (a - b + e);
+                t[3][j] = e;
+            }
+            float *dst = u + k * C + c;
+            for (int i = 0; i < 4; i++) {                    // (G g) Gᵀ
+                const float a = t[i][0], b = t[i][1], e = t[i][2];
+                dst[(i * 4 + 0) * plane] = a;
+                dst[(i * 4 + 1) * plane] = 0.5f * (a + b + e);
+                dst[(i * 4 + 2) * plane] = 0.5f * (a - b + e);
+                dst[(i * 4 + 3) * plane] = e;
+            }
+        }
+    }
+}
+
+CLONES
+void sumi_winograd_f2_input(const float *restrict x, int64_t C, int64_t H, int64_t W, int64_t t0, int64_t nt,
+                            float *restrict v, int64_t c_start, int64_t c_end) {
+    const int64_t TW = (W + 1) / 2, padded = 2 * TW + 2, plane = C * nt;
+    const int64_t ty_first = t0 / TW, ty_last = (t0 + nt - 1) / TW;
+    float rows[4][padded];                                  // input rows 2ty-1 … 2ty+2, column -1 at index 0
+    for (int64_t c = c_start; c < c_end; c++) {
+        const float *xc = x + c * H * W;
+        float *vc = v + c * nt;
+        for (int64_t ty = ty_first; ty <= ty_last; ty++) {
+            const int64_t txa = ty == ty_first ? t0 - ty * TW : 0;
+            const int64_t txb = ty == ty_last ? t0 + nt - ty * TW : TW;
+            for (int r = 0; r < 4; r++) {
+                const int64_t iy = 2 * ty - 1 + r;
+                memset(rows[r], 0, sizeof(float) * (size_t)padded);
+                if (iy >= 0 && iy < H) memcpy(rows[r] + 1, xc + iy * W, sizeof(float) * (size_t)W);
+            }
+            float *out = vc + ty * TW - t0;                 // out[tx] is tile (ty, tx)
+            const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
+            for (int64_t tx = txa; tx < txb; tx++) {
+                const int64_t o = 2 * tx;
+                // Bᵀ d: combine the four rows, column by column.
+                float w0[4], w1[4], w2[4], w3[4];
+                for (int j = 0; j < 4; j++) {
+                    const float a = r0[o + j], b = r1[o + j], e = r2[o + j], f = r3[o + j];
+                    w0[j] = a - e; w1[j] = b + e; w2[j] = e - b; w3[j] = b - f;
+                }
+                // (Bᵀ d) B: combine the columns of each row.
+                #define SUMI_WINO_ROW(i, wr) \
+                    out[((i) * 4 + 0) * plane + tx] = wr[0] - wr[2]; \
+                    out[((i) * 4 + 1) * plane + tx] = wr[1] + wr[2]; \
+                    out[((i) * 4 + 2) * plane + tx] = wr[2] - wr[1]; \
+                    out[((i) * 4 + 3) * plane + tx] = wr[1] - wr[3];
+                SUMI_WINO_ROW(0, w0) SUMI_WINO_ROW(1, w1) SUMI_WINO_ROW(2, w2) SUMI_WINO_ROW(3, w3)
+                #undef SUMI_WINO_ROW
+            }
+        }
+    }
+}
+
+CLONES
+void sumi_winograd_f2_output(const float *restrict m, int64_t K, int64_t H, int64_t W, int64_t t0, int64_t nt,
+                             const float *restrict bias, float *restrict y, int64_t k_start, int64_t k_end) {
+    const int64_t TW = (W + 1) / 2, plane = K * nt;
+    const int64_t ty_first = t0 / TW, ty_last = (t0 + nt - 1) / TW;
+    float rows[2][2 * TW];
+    for (int64_t k = k_start; k < k_end; k++) {
+        const float *mk = m + k * nt;
+        const float b = bias ? bias[k] : 0.0f;
+        float *yk = y + k * H * W;
+        for (int64_t ty = ty_first; ty <= ty_last; ty++) {
+            const int64_t txa = ty == ty_first ? t0 - ty * TW : 0;
+            const int64_t txb = ty == ty_last ? t0 + nt - ty * TW : TW;
+            const float *in = mk + ty * TW - t0;            // in[ξ·plane + tx]
+            float *o0 = rows[0], *o1 = rows[1];
+            for (int64_t tx = txa; tx < txb; tx++) {
+                float s[4], d[4];                            // Aᵀ m: rows 0+1+2 and 1-2-3
+                for (int j = 0; j < 4; j++) {
+                    const float a = in[(0 * 4 + j) * plane + tx], e = in[(1 * 4 + j) * plane + tx];
+                    const float f = in[(2 * 4 + j) * plane + tx], g = in[(3 * 4 + j) * plane + tx];
+                    s[j] = a + e + f; d[j] = e - f - g;
+                }
+                o0[2 * tx] = s[0] + s[1] + s[2] + b; o0[2 * tx + 1] = s[1] - s[2] - s[3] + b;
+                o1[2 * tx] = d[0] + d[1] + d[2] + b; o1[2 * tx + 1] = d[1] - d[2] - d[3] + b;
+            }
+            const int64_t xa = 2 * txa, xb = 2 * txb < W ? 2 * txb : W;
+            if (xb <= xa) continue;
+            memcpy(yk + 2 * ty * W + xa, o0 + xa, sizeof(float) * (size_t)(xb - xa));
+            if (2 * ty + 1 < H) memcpy(yk + (2 * ty + 1) * W + xa, o1 + xa, sizeof(float) * (size_t)(xb - xa));
+        }
+    }
+}

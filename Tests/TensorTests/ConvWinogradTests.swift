@@ -1,0 +1,60 @@
+import XCTest
+import Tensor
+import TestSupport
+
+/// Winograd F(2×2, 3×3) convs against the direct-loop reference, and when `conv2d` chooses them.
+final class ConvWinogradTests: XCTestCase {
+    let c = Compute(threads: 2).inference
+
+    /// Odd and even sizes (partial tiles on the right and bottom edges), one-pixel-wide maps, with and without
+    /// bias, batches, and chunks that split tile rows (tiny chunk budgets).
+    func testMatchesNaiveOnOddShapes() {
+        var seed: UInt64 = 500
+        for (cin, cout, h, w) in [(5, 9, 13, 11), (3, 16, 8, 8), (16, 12, 1, 7), (7, 10, 6, 1), (32, 24, 33, 34), (1, 9, 2, 2)] {
+            for chunkBytes in [16 << 20, 16 * 4 * 32 * 16, 1] {
+                seed += 1
+                let x = randomTensor([2, cin, h, w], seed: seed), wt = randomTensor([cout, cin, 3, 3], seed: seed + 1000)
+                for bias in [randomTensor([cout], seed: seed + 2000), nil] {
+                    let got = Conv2d.forwardWinograd(x, weight: wt, bias: bias, chunkBytes: chunkBytes, c)
+                    let want = Conv2d.naiveForward(x, weight: wt, bias: bias, stride: 1, padding: 1)
+                    assertClose(got, want, rtol: 1e-5, "\(cin)→\(cout) \(h)×\(w) chunk \(chunkBytes) bias \(bias != nil)")
+                }
+            }
+        }
+    }
+
+    /// The bf16 variant (transformed operands rounded to bfloat16, fp32 accumulation) stays within bf16 accuracy,
+    /// and packs its panels once on a frozen weight.
+    func testBF16MatchesNaiveWithinBF16Accuracy() throws {
+        let bf16 = c.with(precision: .bf16)
+        try XCTSkipUnless(bf16.usesBF16, "no AVX512-BF16 on this CPU")
+        let x = randomTensor([1, 24, 17, 20], seed: 7), wt = randomTensor([20, 24, 3, 3], seed: 8), b = randomTensor([20], seed: 9)
+        wt.storage.freeze()
+        XCTAssertFalse(bf16.conv2dUsesPackedWeight(wt, stride: 1, padding: 1))
+        let got = bf16.conv2d(x, weight: wt, bias: b, stride: 1, padding: 1)
+        XCTAssertTrue(bf16.conv2dUsesPackedWeight(wt, stride: 1, padding: 1))
+        XCTAssertFalse(bf16.with(winogradConvs: false).conv2dUsesPackedWeight(wt, stride: 1, padding: 1))
+        let want = Conv2d.naiveForward(x, weight: wt, bias: b, stride: 1, padding: 1)
+        assertClose(got, want, rtol: 2e-2)
+        assertClose(bf16.conv2d(x, weight: wt, bias: b, stride: 1, padding: 1), got, rtol: 0)
+    }
+
+    /// `conv2d` takes Winograd for inference on 3×3 / stride 1 / padding 1 with enough tiles (fp32) and never while
+    /// recording gradients, for other geometries, for ≤ 8 outputs or when switched off.
+    func testDispatch() {
+        let big = Tensor(zeros: [1, 4, 32, 32]), small = Tensor(zeros: [1, 4, 16, 16])
+        let w3 = Tensor(zeros: [16, 4, 3, 3]), w1 = Tensor(zeros: [16, 4, 1, 1]), few = Tensor(zeros: [3, 4, 3, 3])
+        XCTAssertTrue(Conv2d.usesWinograd(big, weight: w3, stride: 1, padding: 1, c))
+        XCTAssertFalse(Conv2d.usesWinograd(small, weight: w3, stride: 1, padding: 1, c))
+        XCTAssertFalse(Conv2d.usesWinograd(big, weight: w3, stride: 1, padding: 1, Compute(threads: 2)))
+        XCTAssertFalse(Conv2d.usesWinograd(big, weight: w3, stride: 2, padding: 1, c))
+        XCTAssertFalse(Conv2d.usesWinograd(big, weight: w3, stride: 1, padding: 0, c))
+        XCTAssertFalse(Conv2d.usesWinograd(big, weight: w1, stride: 1, padding: 1, c))
+        XCTAssertFalse(Conv2d.usesWinograd(big, weight: few, stride: 1, padding: 1, c))
+        XCTAssertFalse(Conv2d.usesWinograd(big, weight: w3, stride: 1, padding: 1, c.with(winogradConvs: false)))
+        // Through conv2d the result is the reference's either way.
+        let x = randomTensor([1, 6, 32, 32], seed: 3), wt = randomTensor([12, 6, 3, 3], seed: 4)
+        assertClose(c.conv2d(x, weight: wt, stride: 1, padding: 1),
+                    Conv2d.naiveForward(x, weight: wt, bias: nil, stride: 1, padding: 1), rtol: 1e-5)
+    }
+}
