@@ -107,3 +107,145 @@ void sumi_winograd_f2_output(const float *restrict m, int64_t K, int64_t H, int6
         }
     }
 }
+
+// F(4×4, 3×3), with the matrices of Lavin & Gray (2016):
+//   Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+//   G  = [¼ 0 0; -⅙ -⅙ -⅙; -⅙ ⅙ -⅙; 1⁄24 1⁄12 ⅙; 1⁄24 -1⁄12 ⅙; 0 0 1]
+//   Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+#define SUMI_WINO4_G(a, b, e, out) do { \
+        (out)[0] = 0.25f * (a); \
+        (out)[1] = -(1.0f / 6.0f) * ((a) + (b) + (e)); \
+        (out)[2] = -(1.0f / 6.0f) * ((a) - (b) + (e)); \
+        (out)[3] = (1.0f / 24.0f) * (a) + (1.0f / 12.0f) * (b) + (1.0f / 6.0f) * (e); \
+        (out)[4] = (1.0f / 24.0f) * (a) - (1.0f / 12.0f) * (b) + (1.0f / 6.0f) * (e); \
+        (out)[5] = (e); } while (0)
+
+#define SUMI_WINO4_BT(d, out) do { \
+        (out)[0] = 4.0f * (d)[0] - 5.0f * (d)[2] + (d)[4]; \
+        (out)[1] = -4.0f * ((d)[1] + (d)[2]) + (d)[3] + (d)[4]; \
+        (out)[2] = 4.0f * ((d)[1] - (d)[2]) - (d)[3] + (d)[4]; \
+        (out)[3] = 2.0f * ((d)[3] - (d)[1]) - (d)[2] + (d)[4]; \
+        (out)[4] = 2.0f * ((d)[1] - (d)[3]) - (d)[2] + (d)[4]; \
+        (out)[5] = 4.0f * (d)[1] - 5.0f * (d)[3] + (d)[5]; } while (0)
+
+#define SUMI_WINO4_AT(m, out) do { \
+        const float p12 = (m)[1] + (m)[2], n12 = (m)[1] - (m)[2]; \
+        const float p34 = (m)[3] + (m)[4], n34 = (m)[3] - (m)[4]; \
+        (out)[0] = (m)[0] + p12 + p34; \
+        (out)[1] = n12 + 2.0f * n34; \
+        (out)[2] = p12 + 4.0f * p34; \
+        (out)[3] = n12 + 8.0f * n34 + (m)[5]; } while (0)
+
+CLONES
+void sumi_winograd_f4_weights(const float *restrict w, int64_t K, int64_t C, float *restrict u,
+                              int64_t k_start, int64_t k_end) {
+    const int64_t plane = K * C;
+    for (int64_t k = k_start; k < k_end; k++) {
+        for (int64_t c = 0; c < C; c++) {
+            const float *g = w + (k * C + c) * 9;
+            float t[3][6];                                   // columns of G g, one per kernel column j
+            for (int j = 0; j < 3; j++) SUMI_WINO4_G(g[j], g[3 + j], g[6 + j], t[j]);
+            float *dst = u + k * C + c;
+            for (int i = 0; i < 6; i++) {                    // (G g) Gᵀ, row i
+                float row[6];
+                SUMI_WINO4_G(t[0][i], t[1][i], t[2][i], row);
+                for (int j = 0; j < 6; j++) dst[(i * 6 + j) * plane] = row[j];
+            }
+        }
+    }
+}
+
+// The input and output loops below are phase-split so every inner loop runs over tiles with unit stride (the
+// vectorizer turns stride-4 loads and stores into gathers and gives up): rows are combined vertically over the
+// whole padded width first, then split into the four column phases p_q[t] = row[4t + q].
+CLONES
+void sumi_winograd_f4_input(const float *restrict x, int64_t C, int64_t H, int64_t W, int64_t t0, int64_t nt,
+                            float *restrict v, int64_t c_start, int64_t c_end) {
+    const int64_t TW = (W + 3) / 4, padded = 4 * TW + 4, plane = C * nt;
+    const int64_t ty_first = t0 / TW, ty_last = (t0 + nt - 1) / TW;
+    float rows[6][padded];                                  // input rows 4ty-1 … 4ty+4, column -1 at index 0
+    float vert[6][padded];                                  // Bᵀ d over the rows, every column
+    float ph[4][TW + 1];                                    // one row of vert split into column phases
+    for (int64_t c = c_start; c < c_end; c++) {
+        const float *xc = x + c * H * W;
+        float *vc = v + c * nt;
+        for (int64_t ty = ty_first; ty <= ty_last; ty++) {
+            const int64_t txa = ty == ty_first ? t0 - ty * TW : 0;
+            const int64_t txb = ty == ty_last ? t0 + nt - ty * TW : TW;
+            for (int r = 0; r < 6; r++) {
+                const int64_t iy = 4 * ty - 1 + r;
+                memset(rows[r], 0, sizeof(float) * (size_t)padded);
+                if (iy >= 0 && iy < H) memcpy(rows[r] + 1, xc + iy * W, sizeof(float) * (size_t)W);
+            }
+            for (int64_t k = 0; k < padded; k++) {
+                const float d0 = rows[0][k], d1 = rows[1][k], d2 = rows[2][k];
+                const float d3 = rows[3][k], d4 = rows[4][k], d5 = rows[5][k];
+                vert[0][k] = 4.0f * d0 - 5.0f * d2 + d4;
+                vert[1][k] = -4.0f * (d1 + d2) + d3 + d4;
+                vert[2][k] = 4.0f * (d1 - d2) - d3 + d4;
+                vert[3][k] = 2.0f * (d3 - d1) - d2 + d4;
+                vert[4][k] = 2.0f * (d1 - d3) - d2 + d4;
+                vert[5][k] = 4.0f * d1 - 5.0f * d3 + d5;
+            }
+            float *out = vc + ty * TW - t0;
+            for (int i = 0; i < 6; i++) {
+                for (int64_t t = 0; t <= TW; t++)
+                    for (int q = 0; q < 4; q++) ph[q][t] = vert[i][4 * t + q];
+                float *o0 = out + (i * 6 + 0) * plane, *o1 = out + (i * 6 + 1) * plane, *o2 = out + (i * 6 + 2) * plane;
+                float *o3 = out + (i * 6 + 3) * plane, *o4 = out + (i * 6 + 4) * plane, *o5 = out + (i * 6 + 5) * plane;
+                const float *p0 = ph[0], *p1 = ph[1], *p2 = ph[2], *p3 = ph[3];
+                for (int64_t tx = txa; tx < txb; tx++) {
+                    const float d0 = p0[tx], d1 = p1[tx], d2 = p2[tx], d3 = p3[tx], d4 = p0[tx + 1], d5 = p1[tx + 1];
+                    o0[tx] = 4.0f * d0 - 5.0f * d2 + d4;
+                    o1[tx] = -4.0f * (d1 + d2) + d3 + d4;
+                    o2[tx] = 4.0f * (d1 - d2) - d3 + d4;
+                    o3[tx] = 2.0f * (d3 - d1) - d2 + d4;
+                    o4[tx] = 2.0f * (d1 - d3) - d2 + d4;
+                    o5[tx] = 4.0f * d1 - 5.0f * d3 + d5;
+                }
+            }
+        }
+    }
+}
+
+CLONES
+void sumi_winograd_f4_output(const float *restrict m, int64_t K, int64_t H, int64_t W, int64_t t0, int64_t nt,
+                             const float *restrict bias, float *restrict y, int64_t k_start, int64_t k_end) {
+    const int64_t TW = (W + 3) / 4, plane = K * nt;
+    const int64_t ty_first = t0 / TW, ty_last = (t0 + nt - 1) / TW;
+    float ph[4][4][TW];                                     // output row a, column phase q, tile tx
+    float row[4 * TW];
+    for (int64_t k = k_start; k < k_end; k++) {
+        const float *mk = m + k * nt;
+        const float b = bias ? bias[k] : 0.0f;
+        float *yk = y + k * H * W;
+        for (int64_t ty = ty_first; ty <= ty_last; ty++) {
+            const int64_t txa = ty == ty_first ? t0 - ty * TW : 0;
+            const int64_t txb = ty == ty_last ? t0 + nt - ty * TW : TW;
+            const float *in = mk + ty * TW - t0;
+            for (int64_t tx = txa; tx < txb; tx++) {
+                float s[4][6];                               // Aᵀ m, column by column: s[a][j]
+                for (int j = 0; j < 6; j++) {
+                    const float mc[6] = { in[(0 * 6 + j) * plane + tx], in[(1 * 6 + j) * plane + tx],
+                                          in[(2 * 6 + j) * plane + tx], in[(3 * 6 + j) * plane + tx],
+                                          in[(4 * 6 + j) * plane + tx], in[(5 * 6 + j) * plane + tx] };
+                    float col[4];
+                    SUMI_WINO4_AT(mc, col);
+                    for (int a = 0; a < 4; a++) s[a][j] = col[a];
+                }
+                for (int a = 0; a < 4; a++) {                // (Aᵀ m) A, row by row
+                    float yr[4];
+                    SUMI_WINO4_AT(s[a], yr);
+                    for (int q = 0; q < 4; q++) ph[a][q][tx] = yr[q] + b;
+                }
+            }
+            const int64_t xa = 4 * txa, xb = 4 * txb < W ? 4 * txb : W;
+            if (xb <= xa) continue;
+            for (int a = 0; a < 4 && 4 * ty + a < H; a++) {
+                for (int64_t tx = txa; tx < txb; tx++)
+                    for (int q = 0; q < 4; q++) row[4 * tx + q] = ph[a][q][tx];
+                memcpy(yk + (4 * ty + a) * W + xa, row + xa, sizeof(float) * (size_t)(xb - xa));
+            }
+        }
+    }
+}

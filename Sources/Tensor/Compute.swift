@@ -17,8 +17,8 @@ public struct Compute: Sendable {
     public var precision: Precision = .fp32
     /// When set, ops charge their time, FLOPs and page faults to it (see `OpProfiler`).
     public var profiler: OpProfiler?
-    /// Whether inference runs 3×3 stride-1 convs through Winograd F(2×2, 3×3) where it pays (see
-    /// `Conv2d.usesWinograd`). Off: every conv is im2col + GEMM (benchmarks compare the two).
+    /// Whether inference runs 3×3 stride-1 convs through Winograd F(2×2 or 4×4, 3×3) where it pays (see
+    /// `Conv2d.winogradTile`). Off: every conv is im2col + GEMM (benchmarks compare the two).
     public var winogradConvs = true
 
     /// A context with `threads` workers (default: every core). With `setsBLASThreads` it also sets OpenBLAS's

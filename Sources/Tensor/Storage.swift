@@ -74,6 +74,9 @@ public final class Storage: @unchecked Sendable {
     /// Whether the values are kept as f16 between uses (see `compactToHalf`).
     public var isHalfResident: Bool { residencyLock.withLock { half != nil } }
 
+    /// Whether the fp32 values can be read now: plain storage, or half-resident inside `withResident`.
+    public var hasFullValues: Bool { residencyLock.withLock { half == nil || residentUsers > 0 } }
+
     /// Keeps the values as f16 and gives the fp32 pages back to the OS, halving the memory this storage
     /// holds between uses. Values are rounded to f16 (round-to-nearest-even) — what an f16 checkpoint
     /// holds anyway. `withResident` brings the fp32 values back for the duration of one use (a layer's

@@ -12,6 +12,11 @@ struct Sumi: ParsableCommand {
         subcommands: [StudioCommand.self, Bench.self, Eval.self, Generate.self, Info.self, Inspect.self, Train.self],
         defaultSubcommand: StudioCommand.self
     )
+
+    static func main() {
+        BLASEnvironment.reexecWithShortSpinIfNeeded()
+        main(nil)
+    }
 }
 
 /// Prints what this build of the engine sees on this machine.

@@ -10,14 +10,16 @@ final class ConvWinogradTests: XCTestCase {
     /// bias, batches, and chunks that split tile rows (tiny chunk budgets).
     func testMatchesNaiveOnOddShapes() {
         var seed: UInt64 = 500
-        for (cin, cout, h, w) in [(5, 9, 13, 11), (3, 16, 8, 8), (16, 12, 1, 7), (7, 10, 6, 1), (32, 24, 33, 34), (1, 9, 2, 2)] {
+        for (cin, cout, h, w) in [(5, 9, 13, 11), (3, 16, 8, 8), (16, 12, 1, 7), (7, 10, 6, 1), (32, 24, 33, 34), (1, 9, 2, 2), (9, 10, 70, 45)] {
             for chunkBytes in [16 << 20, 16 * 4 * 32 * 16, 1] {
                 seed += 1
                 let x = randomTensor([2, cin, h, w], seed: seed), wt = randomTensor([cout, cin, 3, 3], seed: seed + 1000)
                 for bias in [randomTensor([cout], seed: seed + 2000), nil] {
-                    let got = Conv2d.forwardWinograd(x, weight: wt, bias: bias, chunkBytes: chunkBytes, c)
                     let want = Conv2d.naiveForward(x, weight: wt, bias: bias, stride: 1, padding: 1)
-                    assertClose(got, want, rtol: 1e-5, "\(cin)→\(cout) \(h)×\(w) chunk \(chunkBytes) bias \(bias != nil)")
+                    for tile in Conv2d.WinogradTile.allCases {
+                        let got = Conv2d.forwardWinograd(x, weight: wt, bias: bias, tile: tile, chunkBytes: chunkBytes, c)
+                        assertClose(got, want, rtol: 1e-5, "F\(tile.rawValue) \(cin)→\(cout) \(h)×\(w) chunk \(chunkBytes) bias \(bias != nil)")
+                    }
                 }
             }
         }
@@ -39,22 +41,34 @@ final class ConvWinogradTests: XCTestCase {
         assertClose(bf16.conv2d(x, weight: wt, bias: b, stride: 1, padding: 1), got, rtol: 0)
     }
 
-    /// `conv2d` takes Winograd for inference on 3×3 / stride 1 / padding 1 with enough tiles (fp32) and never while
-    /// recording gradients, for other geometries, for ≤ 8 outputs or when switched off.
+    /// `conv2d` takes Winograd for inference on 3×3 / stride 1 / padding 1 with enough tiles (fp32: F(4) from 64×64
+    /// outputs, F(2) from 32×32) and never while recording gradients, for other geometries, for ≤ 8 outputs or when
+    /// switched off; bf16 takes F(2) (its cached panels) except on big maps of few channels with the weight at hand.
     func testDispatch() {
-        let big = Tensor(zeros: [1, 4, 32, 32]), small = Tensor(zeros: [1, 4, 16, 16])
+        func tile(_ hw: Int, _ w: Tensor, stride: Int = 1, padding: Int = 1, _ ctx: Compute? = nil) -> Int? {
+            Conv2d.winogradTile(Tensor(zeros: [1, w.dim(1), hw, hw]), weight: w, stride: stride, padding: padding, ctx ?? c)?.rawValue
+        }
         let w3 = Tensor(zeros: [16, 4, 3, 3]), w1 = Tensor(zeros: [16, 4, 1, 1]), few = Tensor(zeros: [3, 4, 3, 3])
-        XCTAssertTrue(Conv2d.usesWinograd(big, weight: w3, stride: 1, padding: 1, c))
-        XCTAssertFalse(Conv2d.usesWinograd(small, weight: w3, stride: 1, padding: 1, c))
-        XCTAssertFalse(Conv2d.usesWinograd(big, weight: w3, stride: 1, padding: 1, Compute(threads: 2)))
-        XCTAssertFalse(Conv2d.usesWinograd(big, weight: w3, stride: 2, padding: 1, c))
-        XCTAssertFalse(Conv2d.usesWinograd(big, weight: w3, stride: 1, padding: 0, c))
-        XCTAssertFalse(Conv2d.usesWinograd(big, weight: w1, stride: 1, padding: 1, c))
-        XCTAssertFalse(Conv2d.usesWinograd(big, weight: few, stride: 1, padding: 1, c))
-        XCTAssertFalse(Conv2d.usesWinograd(big, weight: w3, stride: 1, padding: 1, c.with(winogradConvs: false)))
+        XCTAssertEqual(tile(64, w3), 4)
+        XCTAssertEqual(tile(32, w3), 2)
+        XCTAssertNil(tile(16, w3))
+        XCTAssertNil(tile(64, w3, Compute(threads: 2)))
+        XCTAssertNil(tile(64, w3, stride: 2))
+        XCTAssertNil(tile(64, w3, padding: 0))
+        XCTAssertNil(tile(64, w1))
+        XCTAssertNil(tile(64, few))
+        XCTAssertNil(tile(64, w3, c.with(winogradConvs: false)))
+        let bf16 = c.with(precision: .bf16)
+        if bf16.usesBF16 {
+            XCTAssertEqual(tile(8, w3, bf16), 2)
+            XCTAssertEqual(tile(128, w3, bf16), 4)
+            XCTAssertEqual(tile(128, Tensor(zeros: [512, 4, 3, 3]), bf16), 2)
+        }
         // Through conv2d the result is the reference's either way.
-        let x = randomTensor([1, 6, 32, 32], seed: 3), wt = randomTensor([12, 6, 3, 3], seed: 4)
-        assertClose(c.conv2d(x, weight: wt, stride: 1, padding: 1),
-                    Conv2d.naiveForward(x, weight: wt, bias: nil, stride: 1, padding: 1), rtol: 1e-5)
+        for hw in [32, 64] {
+            let x = randomTensor([1, 6, hw, hw], seed: 3), wt = randomTensor([12, 6, 3, 3], seed: 4)
+            assertClose(c.conv2d(x, weight: wt, stride: 1, padding: 1),
+                        Conv2d.naiveForward(x, weight: wt, bias: nil, stride: 1, padding: 1), rtol: 1e-5)
+        }
     }
 }

@@ -23,4 +23,13 @@ void sumi_winograd_f2_input(const float *x, int64_t C, int64_t H, int64_t W, int
 void sumi_winograd_f2_output(const float *m, int64_t K, int64_t H, int64_t W, int64_t t0, int64_t nt,
                              const float *bias, float *y, int64_t k_start, int64_t k_end);
 
+// Winograd F(4×4, 3×3): the same with 6×6 input patches, 4×4 output tiles and 36 GEMMs — 4× fewer multiply-adds than
+// the direct product and 2.25 transformed values per output pixel instead of 4, at a larger (still fp32-sized)
+// rounding error. Layouts as above with 36 in place of 16 and the ⌈H/4⌉ × ⌈W/4⌉ tile grid.
+void sumi_winograd_f4_weights(const float *w, int64_t K, int64_t C, float *u, int64_t k_start, int64_t k_end);
+void sumi_winograd_f4_input(const float *x, int64_t C, int64_t H, int64_t W, int64_t t0, int64_t nt,
+                            float *v, int64_t c_start, int64_t c_end);
+void sumi_winograd_f4_output(const float *m, int64_t K, int64_t H, int64_t W, int64_t t0, int64_t nt,
+                             const float *bias, float *y, int64_t k_start, int64_t k_end);
+
 #endif

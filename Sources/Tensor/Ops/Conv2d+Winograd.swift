@@ -1,80 +1,104 @@
 import CKernels
 
-/// Winograd F(2×2, 3×3) for the 3×3, stride-1, padding-1 convs that dominate SDXL's VAE and a quarter of its UNet:
-/// each 2×2 block of outputs comes from a 4×4 input patch with 16 multiplies per channel pair instead of 36, so a
-/// conv becomes 16 GEMMs `U[ξ] [K, C] · V[ξ] [C, tiles]` with 2.25× fewer multiply-adds than im2col + GEMM. The
-/// transforms (Sources/CKernels/winograd.c) are adds only and stream memory; tiles go in chunks so V and the
-/// products stay cache-sized. Inference only (`recordsGradients` false): training keeps im2col, whose backward is
-/// beside it. Results differ from im2col by summation order (the reference is `naiveForward`).
+/// Winograd convolution for the 3×3, stride-1, padding-1 convs that dominate SDXL's VAE and a quarter of its UNet.
+/// F(m×m, 3×3) computes each m×m block of outputs from an (m+2)×(m+2) input patch, so a conv becomes (m+2)² GEMMs
+/// `U[ξ] [K, C] · V[ξ] [C, tiles]`: F(2×2) (16 GEMMs) does 2.25× fewer multiply-adds than im2col + GEMM, F(4×4)
+/// (36 GEMMs) 4× fewer, with a larger but still fp32-sized rounding error. The transforms
+/// (Sources/CKernels/winograd.c) are adds and small constant multiplies that stream memory; tiles go in chunks
+/// so V and the products stay cache-sized. Inference only (`recordsGradients` false): training keeps im2col,
+/// whose backward is beside it. The reference is `naiveForward`.
 extension Conv2d {
-    /// Tile budget per chunk: V [16, C, nt] and the products [16, K, nt] each at most this many bytes.
+    /// Tile budget per chunk: V [points, C, nt] and the products [points, K, nt] each at most this many bytes.
     public static let winogradChunkBytes = 16 << 20
 
-    /// Whether `weight` has the geometry Winograd F(2, 3) computes (3×3, stride 1, padding 1) and more output
+    /// The two output-tile sizes.
+    public enum WinogradTile: Int, Sendable, CaseIterable {
+        case f2 = 2, f4 = 4
+        /// Transformed points per tile, (m + 2)².
+        var points: Int { (rawValue + 2) * (rawValue + 2) }
+        /// Tiles covering an h × w output.
+        func tiles(_ h: Int, _ w: Int) -> Int { ((h + rawValue - 1) / rawValue) * ((w + rawValue - 1) / rawValue) }
+    }
+
+    /// Whether `weight` has the geometry Winograd F(m, 3) computes (3×3, stride 1, padding 1) and more output
     /// channels than the few-rows kernel handles.
     static func winogradShape(_ weight: Tensor, stride: Int, padding: Int) -> Bool {
-        weight.rank == 4 && weight.dim(2) == 3 && weight.dim(3) == 3 && stride == 1 && padding == 1 && weight.dim(0) > Int(SUMI_FEW_ROWS_MAX)
+        weight.rank == 4 && weight.dim(2) == 3 && weight.dim(3) == 3 && stride == 1 && padding == 1
+            && weight.dim(0) > Int(SUMI_FEW_ROWS_MAX)
     }
 
-    /// Whether this forward runs as Winograd. bf16 decides by the weight alone — its transformed panels are the one
-    /// cached form of the weight (see `Compute.conv2dUsesPackedWeight`) — while fp32 transforms the weight on every
-    /// call, so it needs enough tiles (≥ 256: outputs of 32×32 and up) for that to be cheap next to the products.
-    public static func usesWinograd(_ x: Tensor, weight: Tensor, stride: Int, padding: Int, _ c: Compute) -> Bool {
-        guard c.winogradConvs, !c.recordsGradients, winogradShape(weight, stride: stride, padding: padding) else { return false }
-        if c.usesBF16 { return true }
-        return ((x.dim(2) + 1) / 2) * ((x.dim(3) + 1) / 2) >= 256
+    /// The Winograd variant this forward runs as, or nil for im2col. fp32 transforms the weight on every call, so it
+    /// needs enough tiles for that to be cheap next to the products: F(4) from 256 of its tiles (outputs of 64×64 and
+    /// up), F(2) from 256 (32×32). bf16 runs F(2) with its transformed weights cached as bf16 panels — the one cached
+    /// form of the weight (see `Compute.conv2dUsesPackedWeight`) — except where fp32 F(4) does less work: big maps
+    /// (≥ 1024 F(4) tiles) of at most 256 channels, when the fp32 weight is at hand.
+    public static func winogradTile(_ x: Tensor, weight: Tensor, stride: Int, padding: Int, _ c: Compute) -> WinogradTile? {
+        guard c.winogradConvs, !c.recordsGradients, winogradShape(weight, stride: stride, padding: padding) else { return nil }
+        let (h, w) = (x.dim(2), x.dim(3))
+        if c.usesBF16 {
+            let small = max(weight.dim(0), weight.dim(1)) <= 256
+            return small && WinogradTile.f4.tiles(h, w) >= 1024 && weight.storage.hasFullValues ? .f4 : .f2
+        }
+        if WinogradTile.f4.tiles(h, w) >= 256 { return .f4 }
+        return WinogradTile.f2.tiles(h, w) >= 256 ? .f2 : nil
     }
 
-    /// The name of a weight's cached bf16 Winograd panels (see `Storage.derived`).
+    /// The name of a weight's cached bf16 F(2) panels (see `Storage.derived`).
     static func winogradPanelKey(_ weight: Tensor) -> String { "bf16.winograd2.\(weight.dim(0))x\(weight.dim(1))" }
 
-    /// The 16 transformed weights U[ξ] [K, C], packed as bf16 GEMM panels.
+    /// The transformed weights U[ξ] [K, C], packed as bf16 GEMM panels.
     final class WinogradPanels: @unchecked Sendable {
         let panels: [BF16GEMM.Packed]
         init(_ panels: [BF16GEMM.Packed]) { self.panels = panels }
         var bytes: Int { panels.reduce(0) { $0 + $1.bytes } }
     }
 
-    /// U [16, K, C] = G g Gᵀ of weight [K, C, 3, 3], output channels split across threads.
-    static func winogradWeights(_ weight: Tensor, _ c: Compute) -> Storage {
+    /// U [points, K, C] = G g Gᵀ of weight [K, C, 3, 3], output channels split across threads.
+    static func winogradWeights(_ weight: Tensor, tile: WinogradTile, _ c: Compute) -> Storage {
         let (k, ch) = (weight.dim(0), weight.dim(1))
-        let u = Storage(uninitializedCount: 16 * k * ch), pu = u.pointer, pw = weight.data
+        let u = Storage(uninitializedCount: tile.points * k * ch), pu = u.pointer, pw = weight.data
         c.parallelFor(k, grain: max(1, 4096 / ch)) { r in
-            sumi_winograd_f2_weights(pw, Int64(k), Int64(ch), pu, Int64(r.lowerBound), Int64(r.upperBound))
+            let (lo, hi) = (Int64(r.lowerBound), Int64(r.upperBound))
+            switch tile {
+            case .f2: sumi_winograd_f2_weights(pw, Int64(k), Int64(ch), pu, lo, hi)
+            case .f4: sumi_winograd_f4_weights(pw, Int64(k), Int64(ch), pu, lo, hi)
+            }
         }
         return u
     }
 
     /// Tiles per chunk for C input and K output channels out of `tiles`: a multiple of 16, at least 64.
-    static func winogradChunk(tiles: Int, inChannels: Int, outChannels: Int, chunkBytes: Int = winogradChunkBytes) -> Int {
-        let budget = chunkBytes / (16 * MemoryLayout<Float>.stride * max(inChannels, outChannels))
+    static func winogradChunk(tiles: Int, points: Int, inChannels: Int, outChannels: Int, chunkBytes: Int) -> Int {
+        let budget = chunkBytes / (points * MemoryLayout<Float>.stride * max(inChannels, outChannels))
         if budget >= tiles { return tiles }
         let chunks = (tiles + max(budget, 64) - 1) / max(budget, 64)
         return min(tiles, ((tiles + chunks - 1) / chunks + 15) / 16 * 16)
     }
 
-    /// x: [B, C, H, W], weight: [K, C, 3, 3], bias: [K] → [B, K, H, W] (padding 1, stride 1).
-    /// `chunkBytes` bounds the transformed tiles per chunk (tests shrink it to exercise many chunks).
-    public static func forwardWinograd(_ x: Tensor, weight: Tensor, bias: Tensor?,
+    /// x: [B, C, H, W], weight: [K, C, 3, 3], bias: [K] → [B, K, H, W] (padding 1, stride 1). `tile` nil: the
+    /// variant `winogradTile` picks (F(2) when it would pick none). `chunkBytes` bounds the transformed tiles per
+    /// chunk (tests shrink it to exercise many chunks). bf16 F(2) uses the weight's cached panels.
+    public static func forwardWinograd(_ x: Tensor, weight: Tensor, bias: Tensor?, tile: WinogradTile? = nil,
                                        chunkBytes: Int = winogradChunkBytes, _ c: Compute) -> Tensor {
         precondition(x.rank == 4 && winogradShape(weight, stride: 1, padding: 1) && x.dim(1) == weight.dim(1),
                      "Conv2d.forwardWinograd: x \(x.shape), weight \(weight.shape) is not a 3×3 conv of these channels")
-        let (batch, ch, h, w) = (x.dim(0), x.dim(1), x.dim(2), x.dim(3)), k = weight.dim(0)
-        let tiles = ((h + 1) / 2) * ((w + 1) / 2)
-        let chunk = winogradChunk(tiles: tiles, inChannels: ch, outChannels: k, chunkBytes: chunkBytes)
+        let tile = tile ?? winogradTile(x, weight: weight, stride: 1, padding: 1, c) ?? .f2
+        let (batch, ch, h, w) = (x.dim(0), x.dim(1), x.dim(2), x.dim(3)), k = weight.dim(0), points = tile.points
+        let tiles = tile.tiles(h, w)
+        let chunk = winogradChunk(tiles: tiles, points: points, inChannels: ch, outChannels: k, chunkBytes: chunkBytes)
         let out = Tensor(uninitialized: [batch, k, h, w])
-        let v = Storage(uninitializedCount: 16 * ch * chunk), m = Storage(uninitializedCount: 16 * k * chunk)
+        let v = Storage(uninitializedCount: points * ch * chunk), m = Storage(uninitializedCount: points * k * chunk)
         let pv = v.pointer, pm = m.pointer
-        // Either the fp32 transformed weights (per call) or their cached bf16 panels.
+        // bf16 F(2): the cached bf16 panels; otherwise the fp32 transformed weights, made per call.
         let u: Storage?, panels: WinogradPanels?, pb: BF16GEMM.Packed?
-        if c.usesBF16 {
+        if c.usesBF16 && tile == .f2 {
             panels = weight.storage.derived(winogradPanelKey(weight)) {
-                let uf = winogradWeights(weight, c)
+                let uf = winogradWeights(weight, tile: .f2, c)
                 return WinogradPanels((0..<16).map { BF16GEMM.packA(uf.pointer + $0 * k * ch, lda: ch, m: k, k: ch, c) })
             }
             u = nil; pb = BF16GEMM.bBuffer(k: ch, n: chunk)
         } else {
-            u = winogradWeights(weight, c); panels = nil; pb = nil
+            u = winogradWeights(weight, tile: tile, c); panels = nil; pb = nil
         }
         let pbias = bias.map { UnsafePointer($0.data) }
         for b in 0..<batch {
@@ -82,10 +106,15 @@ extension Conv2d {
             for t0 in Swift.stride(from: 0, to: tiles, by: chunk) {
                 let nt = min(chunk, tiles - t0)
                 c.parallelFor(ch, grain: max(1, 8192 / nt)) { r in
-                    sumi_winograd_f2_input(xb, Int64(ch), Int64(h), Int64(w), Int64(t0), Int64(nt), pv,
-                                           Int64(r.lowerBound), Int64(r.upperBound))
+                    let args = (Int64(ch), Int64(h), Int64(w), Int64(t0), Int64(nt))
+                    switch tile {
+                    case .f2: sumi_winograd_f2_input(xb, args.0, args.1, args.2, args.3, args.4, pv,
+                                                     Int64(r.lowerBound), Int64(r.upperBound))
+                    case .f4: sumi_winograd_f4_input(xb, args.0, args.1, args.2, args.3, args.4, pv,
+                                                     Int64(r.lowerBound), Int64(r.upperBound))
+                    }
                 }
-                for xi in 0..<16 {
+                for xi in 0..<points {
                     let vx = pv + xi * ch * nt, mx = pm + xi * k * nt
                     if let panels, let pb {
                         BF16GEMM.packB(vx, ldb: nt, trans: false, k: ch, n: nt, into: pb, c)
@@ -95,8 +124,13 @@ extension Conv2d {
                     }
                 }
                 c.parallelFor(k, grain: max(1, 8192 / nt)) { r in
-                    sumi_winograd_f2_output(pm, Int64(k), Int64(h), Int64(w), Int64(t0), Int64(nt), pbias, yb,
-                                            Int64(r.lowerBound), Int64(r.upperBound))
+                    let args = (Int64(k), Int64(h), Int64(w), Int64(t0), Int64(nt))
+                    switch tile {
+                    case .f2: sumi_winograd_f2_output(pm, args.0, args.1, args.2, args.3, args.4, pbias, yb,
+                                                      Int64(r.lowerBound), Int64(r.upperBound))
+                    case .f4: sumi_winograd_f4_output(pm, args.0, args.1, args.2, args.3, args.4, pbias, yb,
+                                                      Int64(r.lowerBound), Int64(r.upperBound))
+                    }
                 }
             }
         }

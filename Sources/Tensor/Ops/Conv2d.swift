@@ -97,8 +97,8 @@ public enum Conv2d {
         let g = geometry(x, weight, stride: stride, padding: padding)
         let (batch, outC) = (x.dim(0), weight.dim(0))
         if let bias { precondition(bias.shape == [outC], "Conv2d: bias \(bias.shape) for weight \(weight.shape)") }
-        if usesWinograd(x, weight: weight, stride: stride, padding: padding, c) {
-            return forwardWinograd(x, weight: weight, bias: bias, c)
+        if let tile = winogradTile(x, weight: weight, stride: stride, padding: padding, c) {
+            return forwardWinograd(x, weight: weight, bias: bias, tile: tile, c)
         }
         let (ho, wo) = (Int(g.out_height), Int(g.out_width))
         let pixels = ho * wo, inPlane = x.count / max(batch, 1), k = weight.count / outC
