@@ -238,7 +238,9 @@ extension Compute {
         let recording = records(q, k, v)
         let (out, lse) = profiled("attention \(q.dim(2))×\(k.dim(2)) tokens ×\(q.dim(0) * q.dim(1)) heads ×\(q.dim(3))",
                                   flops: 4 * Double(q.count) * Double(k.dim(2))) {
-            Attention.forward(q, k, v, scale: scale, causal: causal, saveLogSumExp: recording, self)
+            Attention.usesBF16(causal: causal, recording: recording, self)
+                ? (Attention.forwardBF16(q, k, v, scale: scale, self), nil)
+                : Attention.forward(q, k, v, scale: scale, causal: causal, saveLogSumExp: recording, self)
         }
         guard recording, let lse else { return out }
         let saved = out.detached()   // not `out` itself: its node would then retain itself
