@@ -149,6 +149,22 @@ final class SDXLBenchModels {
         }
     }
 
+    /// PSNR (dB, images clamped to [-1, 1] and read on a [0, 1] scale) of the tiled VAE decode against the untiled one
+    /// at `size`: how visible the tile seams are.
+    func tiledDecodePSNR(size: Int, tileLatent: Int, tileOverlap: Int, _ c: Compute) -> Double {
+        let v = vaeModel()
+        let z = OpsBenchmarks.random([1, 4, size / 8, size / 8], seed: 24)
+        let full = v.decodeFromModelSpace(z, c)
+        let tiled = v.decodeTiled(c.scale(z, by: 1 / v.config.scalingFactor), tileLatent: tileLatent, overlap: tileOverlap, c)
+        var squares = 0.0
+        for i in 0..<full.count {
+            let d = Double(max(-1, min(1, full.data[i])) - max(-1, min(1, tiled.data[i]))) / 2
+            squares += d * d
+        }
+        let mse = squares / Double(max(full.count, 1))
+        return mse == 0 ? .infinity : 10 * log10(1 / mse)
+    }
+
     /// What `component` produces at `size` (UNet: the noise prediction; 4-step generation: the final latent,
     /// before the VAE), for comparing precisions; nil for components without such an output.
     func output(_ component: SDXLBenchComponent, size: Int, _ c: Compute) -> Tensor? {

@@ -31,7 +31,7 @@ struct BenchSDXL: ParsableCommand {
     @Flag(help: "After each row, run it once more under the op profiler and print where the time went.")
     var profile = false
 
-    @Flag(help: "With --precision bf16: also run unet_step / generate_4step once in fp32 and print the relative error of the output.")
+    @Flag(help: "With --precision bf16: also run unet_step / generate_4step once in fp32 and print the relative error of the output; for vae_decode_tiled: print its PSNR against the untiled decode.")
     var accuracy = false
 
     @Flag(help: "Print one JSON array instead of a table.")
@@ -116,6 +116,11 @@ struct BenchSDXL: ParsableCommand {
                     let e = SDXLBenchModels.relativeError(low, ref)
                     let text = String(format: "   bf16 vs fp32 %@ @%d²: relative L2 error %.3e, max error / max %.3e",
                                       component.rawValue, size, e.l2, e.max)
+                    if json { FileHandle.standardError.write(Data((text + "\n").utf8)) } else { print(text); fflush(stdout) }
+                }
+                if accuracy, component == .vaeDecodeTiled, let size {
+                    let db = models.tiledDecodePSNR(size: size, tileLatent: tileLatent, tileOverlap: tileOverlap, c)
+                    let text = String(format: "   vae_decode_tiled vs vae_decode @%d²: PSNR %.1f dB", size, db)
                     if json { FileHandle.standardError.write(Data((text + "\n").utf8)) } else { print(text); fflush(stdout) }
                 }
                 if profile {
