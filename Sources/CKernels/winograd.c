@@ -4,9 +4,37 @@
 // row of tiles so they vectorize (stride-2 loads) under each target_clones architecture; rows are first copied
 // into zero-padded scratch so the inner loops have no bounds checks.
 #include "winograd.h"
+#include "mathfun.h"
 #include <string.h>
 
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+// Fills dst[0 ..< W] with input row iy of channel plane xc — the nearest-2× upsampled row of a [H/2, W/2] plane when
+// p->upsample2x — then applies p's per-channel affine a·x + b and SiLU. Rows outside [0, H) stay zero (padding is
+// applied after the prologue, as when the conv reads an already normalised, activated tensor).
+static inline void wino_fill_row(float *restrict dst, const float *restrict xc, int64_t iy, int64_t H, int64_t W,
+                                 const sumi_winograd_prologue *p, int64_t c) {
+    if (iy < 0 || iy >= H) return;
+    if (p && p->upsample2x) {
+        const float *src = xc + (iy / 2) * (W / 2);
+        for (int64_t k = 0; k < W; k++) dst[k] = src[k >> 1];
+    } else {
+        memcpy(dst, xc + iy * W, sizeof(float) * (size_t)W);
+    }
+    if (p && p->alpha) {
+        const float a = p->alpha[c], b = p->beta[c];
+        if (p->silu) {
+            for (int64_t k = 0; k < W; k++) { const float v = dst[k] * a + b; dst[k] = v * sumi_sigmoidf(v); }
+        } else {
+            for (int64_t k = 0; k < W; k++) dst[k] = dst[k] * a + b;
+        }
+    }
+}
+
+/// Channel plane of x for channel c (source planes are a quarter size when upsampling).
+static inline const float *wino_plane(const float *x, int64_t c, int64_t H, int64_t W, const sumi_winograd_prologue *p) {
+    return x + c * (p && p->upsample2x ? (H / 2) * (W / 2) : H * W);
+}
 
 CLONES
 void sumi_winograd_f2_weights(const float *restrict w, int64_t K, int64_t C, float *restrict u,
@@ -37,20 +65,19 @@ void sumi_winograd_f2_weights(const float *restrict w, int64_t K, int64_t C, flo
 
 CLONES
 void sumi_winograd_f2_input(const float *restrict x, int64_t C, int64_t H, int64_t W, int64_t t0, int64_t nt,
-                            float *restrict v, int64_t c_start, int64_t c_end) {
+                            const sumi_winograd_prologue *p, float *restrict v, int64_t c_start, int64_t c_end) {
     const int64_t TW = (W + 1) / 2, padded = 2 * TW + 2, plane = C * nt;
     const int64_t ty_first = t0 / TW, ty_last = (t0 + nt - 1) / TW;
     float rows[4][padded];                                  // input rows 2ty-1 … 2ty+2, column -1 at index 0
     for (int64_t c = c_start; c < c_end; c++) {
-        const float *xc = x + c * H * W;
+        const float *xc = wino_plane(x, c, H, W, p);
         float *vc = v + c * nt;
         for (int64_t ty = ty_first; ty <= ty_last; ty++) {
             const int64_t txa = ty == ty_first ? t0 - ty * TW : 0;
             const int64_t txb = ty == ty_last ? t0 + nt - ty * TW : TW;
             for (int r = 0; r < 4; r++) {
-                const int64_t iy = 2 * ty - 1 + r;
                 memset(rows[r], 0, sizeof(float) * (size_t)padded);
-                if (iy >= 0 && iy < H) memcpy(rows[r] + 1, xc + iy * W, sizeof(float) * (size_t)W);
+                wino_fill_row(rows[r] + 1, xc, 2 * ty - 1 + r, H, W, p, c);
             }
             float *out = vc + ty * TW - t0;                 // out[tx] is tile (ty, tx)
             const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = rows[3];
@@ -160,22 +187,21 @@ void sumi_winograd_f4_weights(const float *restrict w, int64_t K, int64_t C, flo
 // whole padded width first, then split into the four column phases p_q[t] = row[4t + q].
 CLONES
 void sumi_winograd_f4_input(const float *restrict x, int64_t C, int64_t H, int64_t W, int64_t t0, int64_t nt,
-                            float *restrict v, int64_t c_start, int64_t c_end) {
+                            const sumi_winograd_prologue *p, float *restrict v, int64_t c_start, int64_t c_end) {
     const int64_t TW = (W + 3) / 4, padded = 4 * TW + 4, plane = C * nt;
     const int64_t ty_first = t0 / TW, ty_last = (t0 + nt - 1) / TW;
     float rows[6][padded];                                  // input rows 4ty-1 … 4ty+4, column -1 at index 0
     float vert[6][padded];                                  // Bᵀ d over the rows, every column
     float ph[4][TW + 1];                                    // one row of vert split into column phases
     for (int64_t c = c_start; c < c_end; c++) {
-        const float *xc = x + c * H * W;
+        const float *xc = wino_plane(x, c, H, W, p);
         float *vc = v + c * nt;
         for (int64_t ty = ty_first; ty <= ty_last; ty++) {
             const int64_t txa = ty == ty_first ? t0 - ty * TW : 0;
             const int64_t txb = ty == ty_last ? t0 + nt - ty * TW : TW;
             for (int r = 0; r < 6; r++) {
-                const int64_t iy = 4 * ty - 1 + r;
                 memset(rows[r], 0, sizeof(float) * (size_t)padded);
-                if (iy >= 0 && iy < H) memcpy(rows[r] + 1, xc + iy * W, sizeof(float) * (size_t)W);
+                wino_fill_row(rows[r] + 1, xc, 4 * ty - 1 + r, H, W, p, c);
             }
             for (int64_t k = 0; k < padded; k++) {
                 const float d0 = rows[0][k], d1 = rows[1][k], d2 = rows[2][k];

@@ -71,4 +71,32 @@ final class ConvWinogradTests: XCTestCase {
                         Conv2d.naiveForward(x, weight: wt, bias: nil, stride: 1, padding: 1), rtol: 1e-5)
         }
     }
+
+    /// The prologues: conv(silu(groupNorm(x))) and conv(upsample2x(x)) read through the input transform equal the
+    /// plain sequence of ops (both tile sizes, odd sizes, a batch with per-image statistics).
+    func testProloguesMatchThePlainOps() {
+        let x = randomTensor([2, 8, 13, 18], seed: 31, scale: 3), wt = randomTensor([10, 8, 3, 3], seed: 32)
+        let b = randomTensor([10], seed: 33), gw = randomTensor([8], seed: 34), gb = randomTensor([8], seed: 35)
+        let normed = c.groupNormSiLU(x, groups: 4, weight: gw, bias: gb, eps: 1e-6)
+        let a = GroupNorm.affine(x, groups: 4, weight: gw, bias: gb, eps: 1e-6, c)
+        let upsampled = c.upsampleNearest2x(x)
+        for tile in Conv2d.WinogradTile.allCases {
+            let fused = Conv2d.forwardWinograd(x, weight: wt, bias: b, tile: tile,
+                                               prologue: .init(alpha: a.alpha, beta: a.beta, silu: true), c)
+            assertClose(fused, Conv2d.naiveForward(normed, weight: wt, bias: b, stride: 1, padding: 1), rtol: 1e-5, "gn-silu F\(tile.rawValue)")
+            let up = Conv2d.forwardWinograd(x, weight: wt, bias: b, tile: tile, prologue: .init(upsample2x: true), c)
+            XCTAssertEqual(up.shape, [2, 10, 26, 36])
+            assertClose(up, Conv2d.naiveForward(upsampled, weight: wt, bias: b, stride: 1, padding: 1), rtol: 1e-5, "upsample F\(tile.rawValue)")
+        }
+        // Through Compute: fused at inference on a big enough map, the plain ops otherwise; the same values.
+        let big = randomTensor([1, 8, 40, 40], seed: 36, scale: 2)
+        let want = Conv2d.naiveForward(c.groupNormSiLU(big, groups: 4, weight: gw, bias: gb, eps: 1e-6), weight: wt, bias: b,
+                                       stride: 1, padding: 1)
+        for ctx in [c, Compute(threads: 2)] {
+            assertClose(ctx.groupNormSiLUConv2d(big, groups: 4, normWeight: gw, normBias: gb, eps: 1e-6, weight: wt, bias: b,
+                                                padding: 1), want, rtol: 1e-5)
+            assertClose(ctx.upsampleNearest2xConv2d(big, weight: wt, bias: b, padding: 1),
+                        Conv2d.naiveForward(c.upsampleNearest2x(big), weight: wt, bias: b, stride: 1, padding: 1), rtol: 1e-5)
+        }
+    }
 }

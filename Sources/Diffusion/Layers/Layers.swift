@@ -51,6 +51,23 @@ public final class Conv2dLayer: Module, AdaptableLayer {
         return adapters.isEmpty ? y : LowRankAdapter.addConv(adapters, x: x, to: y, stride: stride, padding: padding, c)
     }
 
+    /// self(norm.silu(x)), with the norm folded into the conv where the engine can (`Compute.groupNormSiLUConv2d`).
+    public func callAsFunction(_ x: Tensor, normSiLU norm: GroupNormLayer, _ c: Compute) -> Tensor {
+        guard adapters.isEmpty else { return self(norm.silu(x, c), c) }
+        let w = weight.residentCopy(needsLasting: c.records(x, weight))
+        let run = { c.groupNormSiLUConv2d(x, groups: norm.groups, normWeight: norm.weight, normBias: norm.bias, eps: norm.eps,
+                                          weight: w, bias: self.bias, stride: self.stride, padding: self.padding) }
+        return c.conv2dUsesPackedWeight(w, stride: stride, padding: padding) ? run() : w.storage.withResident(run)
+    }
+
+    /// self(upsampleNearest2x(x)), with the upsampling folded into the conv where the engine can.
+    public func callAsFunction(upsampling x: Tensor, _ c: Compute) -> Tensor {
+        guard adapters.isEmpty else { return self(c.upsampleNearest2x(x), c) }
+        let w = weight.residentCopy(needsLasting: c.records(x, weight))
+        let run = { c.upsampleNearest2xConv2d(x, weight: w, bias: self.bias, stride: self.stride, padding: self.padding) }
+        return c.conv2dUsesPackedWeight(w, stride: stride, padding: padding) ? run() : w.storage.withResident(run)
+    }
+
     public var namedParameters: [(String, Tensor)] {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }

@@ -32,10 +32,10 @@ public final class UNetResnetBlock: Module {
 
     /// x: [B, Cin, H, W], embSiLU: [B, timeDim] (SiLU already applied, shared by every block) → [B, Cout, H, W].
     public func callAsFunction(_ x: Tensor, embSiLU: Tensor, _ c: Compute) -> Tensor {
-        var h = conv1(norm1.silu(x, c), c)
+        var h = conv1(x, normSiLU: norm1, c)
         let t = timeEmbProj(embSiLU, c)
         h = c.add(h, c.reshape(t, [t.dim(0), t.dim(1), 1, 1]))
-        h = conv2(norm2.silu(h, c), c)
+        h = conv2(h, normSiLU: norm2, c)
         return c.add(convShortcut.map { $0(x, c) } ?? x, h)
     }
 
@@ -237,7 +237,7 @@ public final class UNetLevel: Module {
     /// x: [B, C, H, W] → [B, C', H', W'] (the resampler's input and output; see `UNet`).
     func resample(_ x: Tensor, _ c: Compute) -> Tensor {
         guard let resampler else { return x }
-        return resampler(upsamples ? c.upsampleNearest2x(x) : x, c)
+        return upsamples ? resampler(upsampling: x, c) : resampler(x, c)
     }
 
     /// Parameters under their diffusers names, relative to this module.

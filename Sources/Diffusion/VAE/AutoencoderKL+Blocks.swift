@@ -23,8 +23,11 @@ public final class VAEResnetBlock: Module {
 
     /// x: [B, Cin, H, W] → [B, Cout, H, W]
     public func callAsFunction(_ x: Tensor, _ c: Compute) -> Tensor {
-        let h = conv2(norm2.silu(conv1(norm1.silu(x, c), c), c), c)
-        return c.add(convShortcut.map { $0(x, c) } ?? x, h)
+        let h = conv2(conv1(x, normSiLU: norm1, c), normSiLU: norm2, c)
+        let skip = convShortcut.map { $0(x, c) } ?? x
+        guard !c.records(x, h, skip) else { return c.add(skip, h) }
+        c.addInPlace(h, skip)   // inference: h is this block's own temporary
+        return h
     }
 
     public var namedParameters: [(String, Tensor)] {
@@ -120,7 +123,7 @@ public final class VAELevel: Module {
         guard let conv = resampleConv else { return h }
         switch resample {
         case .down: return conv(c.padRightBottom(h), c)   // diffusers Downsample2D with padding=0: F.pad (0, 1, 0, 1)
-        case .up: return conv(c.upsampleNearest2x(h), c)
+        case .up: return conv(upsampling: h, c)
         case .none: return h
         }
     }

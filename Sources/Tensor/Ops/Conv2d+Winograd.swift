@@ -33,14 +33,34 @@ extension Conv2d {
     /// form of the weight (see `Compute.conv2dUsesPackedWeight`) — except where fp32 F(4) does less work: big maps
     /// (≥ 1024 F(4) tiles) of at most 256 channels, when the fp32 weight is at hand.
     public static func winogradTile(_ x: Tensor, weight: Tensor, stride: Int, padding: Int, _ c: Compute) -> WinogradTile? {
+        winogradTile(height: x.dim(2), width: x.dim(3), weight: weight, stride: stride, padding: padding, c)
+    }
+
+    /// `winogradTile` for an output of height × width.
+    public static func winogradTile(height h: Int, width w: Int, weight: Tensor, stride: Int, padding: Int,
+                                    _ c: Compute) -> WinogradTile? {
         guard c.winogradConvs, !c.recordsGradients, winogradShape(weight, stride: stride, padding: padding) else { return nil }
-        let (h, w) = (x.dim(2), x.dim(3))
         if c.usesBF16 {
             let small = max(weight.dim(0), weight.dim(1)) <= 256
             return small && WinogradTile.f4.tiles(h, w) >= 1024 && weight.storage.hasFullValues ? .f4 : .f2
         }
         if WinogradTile.f4.tiles(h, w) >= 256 { return .f4 }
         return WinogradTile.f2.tiles(h, w) >= 256 ? .f2 : nil
+    }
+
+    /// What the conv's input is made of, applied while the input transform reads it, so the tensor it describes is
+    /// never stored: `silu?(alpha · x + beta)` per (image, channel) — a GroupNorm (+ SiLU) folded into affines — and/or
+    /// a nearest-2× upsampling of x.
+    public struct WinogradPrologue {
+        /// Per (image, channel) affine, [B · C] each (nil: none).
+        public var alpha: [Float]?, beta: [Float]?
+        public var silu: Bool
+        /// x is the source of a nearest-2× upsampling: the conv's input is twice its height and width.
+        public var upsample2x: Bool
+        public init(alpha: [Float]? = nil, beta: [Float]? = nil, silu: Bool = false, upsample2x: Bool = false) {
+            precondition((alpha == nil) == (beta == nil) && alpha?.count == beta?.count, "WinogradPrologue: alpha and beta go together")
+            (self.alpha, self.beta, self.silu, self.upsample2x) = (alpha, beta, silu, upsample2x)
+        }
     }
 
     /// The name of a weight's cached bf16 F(2) panels (see `Storage.derived`).
@@ -78,12 +98,17 @@ extension Conv2d {
     /// x: [B, C, H, W], weight: [K, C, 3, 3], bias: [K] → [B, K, H, W] (padding 1, stride 1). `tile` nil: the
     /// variant `winogradTile` picks (F(2) when it would pick none). `chunkBytes` bounds the transformed tiles per
     /// chunk (tests shrink it to exercise many chunks). bf16 F(2) uses the weight's cached panels.
+    /// With a `prologue`, the conv reads x through it (x is then the upsampling's source when it upsamples).
     public static func forwardWinograd(_ x: Tensor, weight: Tensor, bias: Tensor?, tile: WinogradTile? = nil,
+                                       prologue: WinogradPrologue? = nil,
                                        chunkBytes: Int = winogradChunkBytes, _ c: Compute) -> Tensor {
         precondition(x.rank == 4 && winogradShape(weight, stride: 1, padding: 1) && x.dim(1) == weight.dim(1),
                      "Conv2d.forwardWinograd: x \(x.shape), weight \(weight.shape) is not a 3×3 conv of these channels")
-        let tile = tile ?? winogradTile(x, weight: weight, stride: 1, padding: 1, c) ?? .f2
-        let (batch, ch, h, w) = (x.dim(0), x.dim(1), x.dim(2), x.dim(3)), k = weight.dim(0), points = tile.points
+        let up = prologue?.upsample2x == true ? 2 : 1
+        let (batch, ch, h, w) = (x.dim(0), x.dim(1), x.dim(2) * up, x.dim(3) * up), k = weight.dim(0)
+        if let alpha = prologue?.alpha { precondition(alpha.count == batch * ch, "Conv2d.forwardWinograd: \(alpha.count) prologue affines for \(batch)×\(ch)") }
+        let tile = tile ?? winogradTile(height: h, width: w, weight: weight, stride: 1, padding: 1, c) ?? .f2
+        let points = tile.points
         let tiles = tile.tiles(h, w)
         let chunk = winogradChunk(tiles: tiles, points: points, inChannels: ch, outChannels: k, chunkBytes: chunkBytes)
         let out = Tensor(uninitialized: [batch, k, h, w])
@@ -101,17 +126,28 @@ extension Conv2d {
             u = winogradWeights(weight, tile: tile, c); panels = nil; pb = nil
         }
         let pbias = bias.map { UnsafePointer($0.data) }
+        let alpha = prologue?.alpha ?? [], beta = prologue?.beta ?? []
         for b in 0..<batch {
-            let xb = UnsafePointer(x.data + b * ch * h * w), yb = out.data + b * k * h * w
+            let xb = UnsafePointer(x.data + b * ch * (h / up) * (w / up)), yb = out.data + b * k * h * w
+            let hasAffine = prologue?.alpha != nil
+            var pro = sumi_winograd_prologue(alpha: nil, beta: nil, silu: prologue?.silu == true ? 1 : 0, upsample2x: up == 2 ? 1 : 0)
             for t0 in Swift.stride(from: 0, to: tiles, by: chunk) {
                 let nt = min(chunk, tiles - t0)
-                c.parallelFor(ch, grain: max(1, 8192 / nt)) { r in
-                    let args = (Int64(ch), Int64(h), Int64(w), Int64(t0), Int64(nt))
-                    switch tile {
-                    case .f2: sumi_winograd_f2_input(xb, args.0, args.1, args.2, args.3, args.4, pv,
-                                                     Int64(r.lowerBound), Int64(r.upperBound))
-                    case .f4: sumi_winograd_f4_input(xb, args.0, args.1, args.2, args.3, args.4, pv,
-                                                     Int64(r.lowerBound), Int64(r.upperBound))
+                alpha.withUnsafeBufferPointer { pa in
+                    beta.withUnsafeBufferPointer { pbeta in
+                        if hasAffine { pro.alpha = pa.baseAddress! + b * ch; pro.beta = pbeta.baseAddress! + b * ch }
+                        withUnsafePointer(to: pro) { pp in
+                            let pro = prologue == nil ? nil : pp
+                            c.parallelFor(ch, grain: max(1, 8192 / nt)) { r in
+                                let args = (Int64(ch), Int64(h), Int64(w), Int64(t0), Int64(nt))
+                                switch tile {
+                                case .f2: sumi_winograd_f2_input(xb, args.0, args.1, args.2, args.3, args.4, pro, pv,
+                                                                 Int64(r.lowerBound), Int64(r.upperBound))
+                                case .f4: sumi_winograd_f4_input(xb, args.0, args.1, args.2, args.3, args.4, pro, pv,
+                                                                 Int64(r.lowerBound), Int64(r.upperBound))
+                                }
+                            }
+                        }
                     }
                 }
                 for xi in 0..<points {

@@ -53,15 +53,8 @@ public enum GroupNorm {
         return (center, scale, shift)
     }
 
-    /// x: [B, C, *spatial], weight/bias: [C] (optional). Returns y (same shape) and the statistics.
-    public static func forward(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5,
-                               silu: Bool = false, _ c: Compute) -> (Tensor, Cache) {
-        let l = Layout(x, groups: groups)
-        if let weight { precondition(weight.shape == [l.channels], "GroupNorm: weight \(weight.shape) for input \(x.shape)") }
-        if let bias { precondition(bias.shape == [l.channels], "GroupNorm: bias \(bias.shape) for input \(x.shape)") }
-        let out = Tensor(uninitialized: x.shape)
-        guard x.count > 0 else { return (out, Cache(mean: [], rstd: [])) }
-        // Pass 1: shifted per-row moments, combined per group in double.
+    /// Pass 1 of `forward`: shifted per-row moments, combined per group in double.
+    static func statistics(_ x: Tensor, _ l: Layout, eps: Float, _ c: Compute) -> Cache {
         var sum = [Double](repeating: 0, count: l.rows), sumsq = [Double](repeating: 0, count: l.rows)
         sum.withUnsafeMutableBufferPointer { ps in
             sumsq.withUnsafeMutableBufferPointer { pss in
@@ -84,7 +77,30 @@ public enum GroupNorm {
             mean[g] = Float(shift + m)
             rstd[g] = Float(1 / (variance + Double(eps)).squareRoot())
         }
-        let cache = Cache(mean: mean, rstd: rstd)
+        return Cache(mean: mean, rstd: rstd)
+    }
+
+    /// The per-(image, channel) affine that `forward` applies: groupNorm(x)[b, c] = alpha[b·C + c] · x[b, c] + beta[b·C + c]
+    /// (for folding the norm into the next op's input; the statistics are x's own).
+    public static func affine(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5,
+                              _ c: Compute) -> (alpha: [Float], beta: [Float]) {
+        let l = Layout(x, groups: groups)
+        guard x.count > 0 else { return ([], []) }
+        let a = rowAffine(l, cache: statistics(x, l, eps: eps, c), weight: weight, bias: bias)
+        let beta = (0..<l.rows).map { a.shift[$0] - a.center[$0] * a.scale[$0] }
+        return (a.scale, beta)
+    }
+
+    /// x: [B, C, *spatial], weight/bias: [C] (optional). Returns y (same shape) and the statistics.
+    public static func forward(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5,
+                               silu: Bool = false, _ c: Compute) -> (Tensor, Cache) {
+        let l = Layout(x, groups: groups)
+        if let weight { precondition(weight.shape == [l.channels], "GroupNorm: weight \(weight.shape) for input \(x.shape)") }
+        if let bias { precondition(bias.shape == [l.channels], "GroupNorm: bias \(bias.shape) for input \(x.shape)") }
+        let out = Tensor(uninitialized: x.shape)
+        guard x.count > 0 else { return (out, Cache(mean: [], rstd: [])) }
+        // Pass 1: the statistics.
+        let cache = statistics(x, l, eps: eps, c)
         // Pass 2: normalise (the group was just read, so for VAE-sized groups it is still in L2).
         let a = rowAffine(l, cache: cache, weight: weight, bias: bias)
         a.center.withUnsafeBufferPointer { pc in
