@@ -110,8 +110,9 @@ final class SDXLBenchModels {
 
     /// The timed closure (run in the compute context it is given) and its FLOP count for `component` at
     /// image side `size` (building models as needed).
+    /// `tiledGeneration`: generate_4step decodes in tiles, as `sumi generate --vae-tiling`.
     func workload(_ component: SDXLBenchComponent, size: Int, tileLatent: Int,
-                  tileOverlap: Int) -> ((Compute) -> Void, Double) {
+                  tileOverlap: Int, tiledGeneration: Bool = false) -> ((Compute) -> Void, Double) {
         let lat = size / 8
         let timeIds: [[Float]] = [[Float(size), Float(size), 0, 0, Float(size), Float(size)]]
         switch component {
@@ -144,7 +145,12 @@ final class SDXLBenchModels {
                 })
                 let run = SamplingRun(sampler: .lcm, sigmas: Scheduler.simple.sigmas(steps: 4), denoiser: denoiser,
                                       shape: [1, 4, lat, lat], seed: 0)
-                _ = v.decodeFromModelSpace(run.run(), c)
+                let latent = run.run()
+                if tiledGeneration {
+                    _ = v.decodeTiled(c.scale(latent, by: 1 / v.config.scalingFactor), tileLatent: tileLatent, overlap: tileOverlap, c)
+                } else {
+                    _ = v.decodeFromModelSpace(latent, c)
+                }
             }, SDXLFlops.textEncoders + 4 * SDXLFlops.unet(size: size) + SDXLFlops.vaeDecode(size: size))
         }
     }

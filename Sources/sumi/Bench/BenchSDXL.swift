@@ -52,6 +52,9 @@ struct BenchSDXL: ParsableCommand {
     @Option(help: "Tile halo in latent pixels for vae_decode_tiled.")
     var tileOverlap = 16
 
+    @Flag(name: .customLong("vae-tiling"), help: "generate_4step decodes in tiles (--tile-latent, --tile-overlap), as `sumi generate --vae-tiling` does.")
+    var vaeTiling = false
+
     func validate() throws {
         guard Precision(rawValue: precision) != nil else {
             throw ValidationError("--precision \(precision): expected one of \(Precision.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -105,8 +108,8 @@ struct BenchSDXL: ParsableCommand {
             models.keepOnly(wanted[i...].reduce(into: Set<SDXLBenchModels.Part>()) { $0.formUnion($1.parts) })
             let sizesHere: [Int?] = component == .textEncoders ? [nil] : parsedSizes.map { $0 }
             for size in sizesHere {
-                let (body, flops) = models.workload(component, size: size ?? 0,
-                                                    tileLatent: tileLatent, tileOverlap: tileOverlap)
+                let (body, flops) = models.workload(component, size: size ?? 0, tileLatent: tileLatent,
+                                                    tileOverlap: tileOverlap, tiledGeneration: vaeTiling)
                 ProcessMemory.resetPeak()
                 let times = SDXLBenchModels.measure(repeats: repeats, c, body)
                 emit(SDXLBenchRow(name: component.rawValue, size: size, seconds: times.best, median: times.median,
