@@ -31,6 +31,14 @@ static inline void wino_fill_row(float *restrict dst, const float *restrict xc, 
     }
 }
 
+/// The tiles [*txa, *txb) of tile row ty that lie in the chunk t0 ..< t0+nt of a grid TW tiles wide (only the chunk's
+/// first and last rows are partial).
+static inline void wino_row_span(int64_t ty, int64_t t0, int64_t nt, int64_t TW, int64_t *txa, int64_t *txb) {
+    const int64_t a = t0 - ty * TW, b = t0 + nt - ty * TW;
+    *txa = a > 0 ? a : 0;
+    *txb = b < TW ? b : TW;
+}
+
 /// Channel plane of x for channel c (source planes are a quarter size when upsampling).
 static inline const float *wino_plane(const float *x, int64_t c, int64_t H, int64_t W, const sumi_winograd_prologue *p) {
     return x + c * (p && p->upsample2x ? (H / 2) * (W / 2) : H * W);
@@ -73,8 +81,8 @@ void sumi_winograd_f2_input(const float *restrict x, int64_t C, int64_t H, int64
         const float *xc = wino_plane(x, c, H, W, p);
         float *vc = v + c * nt;
         for (int64_t ty = ty_first; ty <= ty_last; ty++) {
-            const int64_t txa = ty == ty_first ? t0 - ty * TW : 0;
-            const int64_t txb = ty == ty_last ? t0 + nt - ty * TW : TW;
+            int64_t txa, txb;
+            wino_row_span(ty, t0, nt, TW, &txa, &txb);
             for (int r = 0; r < 4; r++) {
                 memset(rows[r], 0, sizeof(float) * (size_t)padded);
                 wino_fill_row(rows[r] + 1, xc, 2 * ty - 1 + r, H, W, p, c);
@@ -113,8 +121,8 @@ void sumi_winograd_f2_output(const float *restrict m, int64_t K, int64_t H, int6
         const float b = bias ? bias[k] : 0.0f;
         float *yk = y + k * H * W;
         for (int64_t ty = ty_first; ty <= ty_last; ty++) {
-            const int64_t txa = ty == ty_first ? t0 - ty * TW : 0;
-            const int64_t txb = ty == ty_last ? t0 + nt - ty * TW : TW;
+            int64_t txa, txb;
+            wino_row_span(ty, t0, nt, TW, &txa, &txb);
             const float *in = mk + ty * TW - t0;            // in[ξ·plane + tx]
             float *o0 = rows[0], *o1 = rows[1];
             for (int64_t tx = txa; tx < txb; tx++) {
@@ -197,8 +205,8 @@ void sumi_winograd_f4_input(const float *restrict x, int64_t C, int64_t H, int64
         const float *xc = wino_plane(x, c, H, W, p);
         float *vc = v + c * nt;
         for (int64_t ty = ty_first; ty <= ty_last; ty++) {
-            const int64_t txa = ty == ty_first ? t0 - ty * TW : 0;
-            const int64_t txb = ty == ty_last ? t0 + nt - ty * TW : TW;
+            int64_t txa, txb;
+            wino_row_span(ty, t0, nt, TW, &txa, &txb);
             for (int r = 0; r < 6; r++) {
                 memset(rows[r], 0, sizeof(float) * (size_t)padded);
                 wino_fill_row(rows[r] + 1, xc, 4 * ty - 1 + r, H, W, p, c);
@@ -246,8 +254,8 @@ void sumi_winograd_f4_output(const float *restrict m, int64_t K, int64_t H, int6
         const float b = bias ? bias[k] : 0.0f;
         float *yk = y + k * H * W;
         for (int64_t ty = ty_first; ty <= ty_last; ty++) {
-            const int64_t txa = ty == ty_first ? t0 - ty * TW : 0;
-            const int64_t txb = ty == ty_last ? t0 + nt - ty * TW : TW;
+            int64_t txa, txb;
+            wino_row_span(ty, t0, nt, TW, &txa, &txb);
             const float *in = mk + ty * TW - t0;
             for (int64_t tx = txa; tx < txb; tx++) {
                 float s[4][6];                               // Aᵀ m, column by column: s[a][j]

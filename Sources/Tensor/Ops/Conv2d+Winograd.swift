@@ -126,29 +126,22 @@ extension Conv2d {
             u = winogradWeights(weight, tile: tile, c); panels = nil; pb = nil
         }
         let pbias = bias.map { UnsafePointer($0.data) }
-        let alpha = prologue?.alpha ?? [], beta = prologue?.beta ?? []
+        let input = tile == .f2 ? sumi_winograd_f2_input : sumi_winograd_f4_input
+        let output = tile == .f2 ? sumi_winograd_f2_output : sumi_winograd_f4_output
+        // The prologue's affines live in one buffer for the whole call; `pro` points at image b's.
+        let affine = prologue?.alpha.map { Tensor(shape: [2, $0.count], values: $0 + (prologue?.beta ?? [])) }
+        let pro = UnsafeMutablePointer<sumi_winograd_prologue>.allocate(capacity: 1)
+        defer { pro.deallocate() }
         for b in 0..<batch {
             let xb = UnsafePointer(x.data + b * ch * (h / up) * (w / up)), yb = out.data + b * k * h * w
-            let hasAffine = prologue?.alpha != nil
-            var pro = sumi_winograd_prologue(alpha: nil, beta: nil, silu: prologue?.silu == true ? 1 : 0, upsample2x: up == 2 ? 1 : 0)
+            pro.pointee = sumi_winograd_prologue(alpha: affine.map { UnsafePointer($0.data + b * ch) },
+                                                 beta: affine.map { UnsafePointer($0.data + batch * ch + b * ch) },
+                                                 silu: prologue?.silu == true ? 1 : 0, upsample2x: up == 2 ? 1 : 0)
+            let pp = prologue == nil ? nil : UnsafePointer(pro)
             for t0 in Swift.stride(from: 0, to: tiles, by: chunk) {
                 let nt = min(chunk, tiles - t0)
-                alpha.withUnsafeBufferPointer { pa in
-                    beta.withUnsafeBufferPointer { pbeta in
-                        if hasAffine { pro.alpha = pa.baseAddress! + b * ch; pro.beta = pbeta.baseAddress! + b * ch }
-                        withUnsafePointer(to: pro) { pp in
-                            let pro = prologue == nil ? nil : pp
-                            c.parallelFor(ch, grain: max(1, 8192 / nt)) { r in
-                                let args = (Int64(ch), Int64(h), Int64(w), Int64(t0), Int64(nt))
-                                switch tile {
-                                case .f2: sumi_winograd_f2_input(xb, args.0, args.1, args.2, args.3, args.4, pro, pv,
-                                                                 Int64(r.lowerBound), Int64(r.upperBound))
-                                case .f4: sumi_winograd_f4_input(xb, args.0, args.1, args.2, args.3, args.4, pro, pv,
-                                                                 Int64(r.lowerBound), Int64(r.upperBound))
-                                }
-                            }
-                        }
-                    }
+                c.parallelFor(ch, grain: max(1, 8192 / nt)) { r in
+                    input(xb, Int64(ch), Int64(h), Int64(w), Int64(t0), Int64(nt), pp, pv, Int64(r.lowerBound), Int64(r.upperBound))
                 }
                 for xi in 0..<points {
                     let vx = pv + xi * ch * nt, mx = pm + xi * k * nt
@@ -160,13 +153,7 @@ extension Conv2d {
                     }
                 }
                 c.parallelFor(k, grain: max(1, 8192 / nt)) { r in
-                    let args = (Int64(k), Int64(h), Int64(w), Int64(t0), Int64(nt))
-                    switch tile {
-                    case .f2: sumi_winograd_f2_output(pm, args.0, args.1, args.2, args.3, args.4, pbias, yb,
-                                                      Int64(r.lowerBound), Int64(r.upperBound))
-                    case .f4: sumi_winograd_f4_output(pm, args.0, args.1, args.2, args.3, args.4, pbias, yb,
-                                                      Int64(r.lowerBound), Int64(r.upperBound))
-                    }
+                    output(pm, Int64(k), Int64(h), Int64(w), Int64(t0), Int64(nt), pbias, yb, Int64(r.lowerBound), Int64(r.upperBound))
                 }
             }
         }
