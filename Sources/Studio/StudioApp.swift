@@ -2,6 +2,7 @@ import Diffusion
 import Dispatch
 import Foundation
 import Imaging
+import Tensor
 import TerminalUI
 import Trainer
 
@@ -37,6 +38,8 @@ public struct StudioOptions {
     public var environment: [String: String] = [:]
     /// Worker threads.
     public var threads: Int?
+    /// Matrix-product precision (nil: automatic for the model).
+    public var precision: Precision?
     /// Training metrics file (JSON lines) for the Train tab, followed while the studio runs.
     public var watchPath: String?
 
@@ -73,7 +76,7 @@ public final class StudioApp {
         engine = options.modelPath.map { path in Engine(configuration: EngineConfiguration(
             modelPath: path, tinyArchitecture: options.tinyArchitecture, tokenizer: tokenizer,
             outputDirectory: options.outputDirectory, generator: options.generator, hashCachePath: options.hashCachePath,
-            threads: options.threads)) }
+            threads: options.threads, precision: options.precision)) }
         state = AppState(size: Size(width: 80, height: 24))
         state.outputDirectory = options.outputDirectory
         state.rng ^= UInt64(truncatingIfNeeded: DispatchTime.now().uptimeNanoseconds)

@@ -117,6 +117,7 @@ public final class Storage: @unchecked Sendable {
     /// Runs `body` with the fp32 values present (a no-op wrapper for ordinary storage).
     public func withResident<R>(_ body: () throws -> R) rethrows -> R {
         residencyLock.lock()
+        precondition(!discarded, "Storage.withResident: the values were discarded (discardValues)")
         if let h = half, residentUsers == 0 { sumi_f16_to_f32(h, pointer, count) }
         residentUsers += 1
         residencyLock.unlock()
@@ -128,6 +129,34 @@ public final class Storage: @unchecked Sendable {
         }
         return try body()
     }
+
+    // MARK: Discarding
+
+    private var discarded = false
+
+    /// Whether `discardValues` ran: the values are gone for good.
+    public var isDiscarded: Bool { residencyLock.withLock { discarded } }
+
+    /// Frees the values for good — the f16 copy, the fp32 pages, every derived form (bf16 panels) — keeping
+    /// only the address range: for the weights of a model that a one-shot run no longer needs (the text encoders
+    /// once the prompt is encoded, the UNet once sampling is done). Reading the values afterwards is a
+    /// programming error: `withResident` traps and the fp32 buffer reads as zeros, so owners check `isDiscarded`
+    /// (`Module.hasDiscardedWeights`) before running.
+    public func discardValues() {
+        residencyLock.lock(); defer { residencyLock.unlock() }
+        precondition(residentUsers == 0, "Storage.discardValues while the values are in use")
+        guard !discarded else { return }
+        discarded = true
+        derivedForms = [:]
+        half?.deallocate()
+        half = nil
+        releasePages()
+    }
+
+    /// Hands free heap pages back to the kernel (glibc `malloc_trim`). Freed buffers under glibc's mmap threshold —
+    /// which grows to 32 MiB after large frees, so most f16 weights — otherwise stay in the process's RSS; call this
+    /// after freeing a whole model.
+    public static func returnFreedMemory() { _ = sumiMallocTrim(0) }
 
     // MARK: Derived forms (e.g. packed bf16 weights)
 
@@ -183,3 +212,7 @@ public final class Storage: @unchecked Sendable {
         UnsafeMutableBufferPointer(start: pointer, count: count)
     }
 }
+
+/// glibc `malloc_trim` (not exported by the Glibc module): returns free heap pages to the kernel.
+@_silgen_name("malloc_trim")
+private func sumiMallocTrim(_ pad: Int) -> Int32

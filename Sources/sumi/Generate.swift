@@ -142,19 +142,17 @@ struct Generate: ParsableCommand {
             // After the LoRA merge, so deltas are added in fp32 and then rounded once (as ComfyUI casts merged weights).
             for m in [pipeline.unet, pipeline.conditioner.clipL, pipeline.conditioner.clipG] as [Module] { m.keepWeightsInHalf(true) }
         }
-        let unetParameters = pipeline.unet.namedParameters.reduce(0) { $0 + $1.1.count }
-        c = c.with(precision: Self.precision(precision, unetParameters: unetParameters))
-        if c.usesBF16 {
-            // The weights no longer change (LoRAs are merged): let each layer keep its packed bf16 panels.
-            for m in [pipeline.unet, pipeline.conditioner.clipL, pipeline.conditioner.clipG, pipeline.vae] as [Module] {
-                for (_, p) in m.namedParameters { p.storage.freeze() }
-            }
-        }
+        c = c.with(precision: Precision(rawValue: precision) ?? pipeline.automaticPrecision)
+        // The weights no longer change (LoRAs are merged): let each bf16 layer keep its packed panels.
+        if c.usesBF16 { pipeline.freezeWeights() }
         log.line("precision \(c.usesBF16 ? "bf16" : "fp32")")
 
         t0 = Date()
         let job = try pipeline.prepare(request, c)
         log.line(String(format: "prompts encoded in %.1f s", job.encodeSeconds))
+        // One image and done: free each model as soon as this run has finished with it, so the UNet never sits
+        // beside the text encoders' weights nor the decode's activations (full-size SDXL at 1024²: 9.5 → 5.x GiB peak).
+        pipeline.discardTextEncoders()
         let bar = ProgressBar(total: job.run.stepCount, status: log)
         let sampleStart = Date()
         while let step = job.run.next() {
@@ -162,6 +160,7 @@ struct Generate: ParsableCommand {
         }
         let sampleSeconds = Date().timeIntervalSince(sampleStart)
         bar.finish()
+        pipeline.discardUNet()
         log.line("decoding")
         let result = pipeline.finish(job, sampleSeconds: sampleSeconds, c)
         let generator = "sumi \(Sumi.configuration.version)"
@@ -178,13 +177,6 @@ struct Generate: ParsableCommand {
         }
         log.line(String(format: "done in %.1f s (encode %.1f s, sample %.1f s, decode %.1f s)",
                         Date().timeIntervalSince(t0), result.timings.encode, result.timings.sample, result.timings.decode))
-    }
-
-    /// `--precision`: auto picks bf16 only where it was measured to pay and to stay accurate — full-size UNets (over
-    /// 1 G parameters; small models' GEMMs are too small for bf16 to win) on CPUs with AVX512-BF16.
-    static func precision(_ option: String, unetParameters: Int) -> Precision {
-        if let p = Precision(rawValue: option) { return p }
-        return CPUFeatures.hasAVX512BF16 && unetParameters > 1_000_000_000 ? .bf16 : .fp32
     }
 
     private func loadPreset(named name: String? = nil) throws -> GenerationPreset {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Studio
+import Tensor
 import TerminalUI
 
 /// `sumi` (no subcommand): the terminal studio. Reads the environment and resolves paths here, so the
@@ -29,6 +30,8 @@ struct StudioCommand: ParsableCommand {
     var tokenizer: String?
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
+    @Option(help: "Matrix-product precision: auto (bf16 for full-size models on CPUs with AVX512-BF16, fp32 otherwise), fp32 or bf16.")
+    var precision = "auto"
     @Option(help: "Training metrics file to follow in the Train tab (JSON lines).", completion: .file())
     var watch: String?
     @Flag(name: .customLong("no-settings"), help: "Neither read nor write the settings file.")
@@ -52,6 +55,9 @@ struct StudioCommand: ParsableCommand {
         let model = self.model ?? embedded
         if let model, !FileManager.default.fileExists(atPath: model) { throw fail("\(model): no such file or folder") }
         guard let mode = ImageMode(rawValue: imageMode) else { throw fail("unknown --image-mode `\(imageMode)` (sixel, blocks or auto)") }
+        guard precision == "auto" || Precision(rawValue: precision) != nil else {
+            throw fail("--precision \(precision): expected auto, fp32 or bf16")
+        }
         guard ["sdxl", "tiny"].contains(architecture) else { throw fail("unknown architecture `\(architecture)` (sdxl or tiny)") }
         guard isatty(STDIN_FILENO) != 0 && isatty(STDOUT_FILENO) != 0 else {
             throw fail("the studio needs a terminal (use `sumi generate` in scripts)")
@@ -73,6 +79,7 @@ struct StudioCommand: ParsableCommand {
         options.generator = "sumi \(Sumi.configuration.version)"
         options.environment = env
         options.threads = threads
+        options.precision = Precision(rawValue: precision)
         options.watchPath = watch
 
         let app: StudioApp

@@ -102,6 +102,37 @@ final class PipelineTests: XCTestCase {
         assertClose(pipeline.finish(job, c).latent, seeded.latent, rtol: 0)
     }
 
+    /// A one-shot run frees the text encoders after encoding and the UNet after sampling (as `sumi generate`):
+    /// the image is the same, and the pipeline then refuses to run again with a one-line error.
+    func testDiscardingModelsAfterUseKeepsTheResultAndRefusesReuse() throws {
+        var request = GenerationRequest(prompt: "a red fox", seed: 5)
+        (request.width, request.height) = (32, 32)
+        let expected = try pipeline.generate(request, c)
+        let oneShot = try SDXLPipeline.load(path: PipelineFixtures.singleFile, tokenizer: TokenizerData.tokenizer,
+                                            config: .tiny, c)
+        let job = try oneShot.prepare(request, c)
+        oneShot.discardTextEncoders()
+        XCTAssertTrue(oneShot.conditioner.clipL.hasDiscardedWeights && oneShot.conditioner.clipG.hasDiscardedWeights)
+        XCTAssertFalse(oneShot.unet.hasDiscardedWeights)
+        for _ in job.run {}
+        oneShot.discardUNet()
+        XCTAssertTrue(oneShot.unet.hasDiscardedWeights)
+        let result = oneShot.finish(job, c)
+        assertClose(result.latent, expected.latent, rtol: 0)
+        assertClose(result.decoded, expected.decoded, rtol: 0)
+        XCTAssertThrowsError(try oneShot.prepare(request, c)) { error in
+            XCTAssertEqual(error as? PipelineError, .discardedWeights("text encoders"))
+            XCTAssertEqual("\(error)", "the weights of the text encoders were freed after an earlier generation; load the model again")
+        }
+    }
+
+    func testAutomaticPrecisionIsBF16OnlyForFullSizeUNetsOnBF16CPUs() {
+        XCTAssertEqual(SDXLPipeline.automaticPrecision(unetParameters: 2_567_463_684, cpuHasBF16: true), .bf16)
+        XCTAssertEqual(SDXLPipeline.automaticPrecision(unetParameters: 2_567_463_684, cpuHasBF16: false), .fp32)
+        XCTAssertEqual(SDXLPipeline.automaticPrecision(unetParameters: 8_000_000, cpuHasBF16: true), .fp32)
+        XCTAssertEqual(pipeline.automaticPrecision, .fp32)   // the tiny fixture model
+    }
+
     func testRequestValidation() {
         var r = GenerationRequest(prompt: "x", seed: 0)
         r.width = 40

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import Tensor
 import TestSupport
@@ -34,6 +35,25 @@ final class StorageResidencyTests: XCTestCase {
         // fp32 pages go (−256 MB), the f16 copy comes (+128 MB): at least 100 MB less.
         XCTAssertLessThan(after, before - (100 << 20), "RSS \(before) → \(after)")
         t.storage.withResident { XCTAssertEqual(t.data[n - 1], 0.5) }
+    }
+
+    func testDiscardingFreesHalfAndFullValuesForGood() throws {
+        let n = 64 << 20   // 256 MB of fp32
+        let full = Tensor(shape: [n], repeating: 0.5), half = Tensor(shape: [n], repeating: 0.25)
+        half.storage.compactToHalf()
+        half.storage.freeze()
+        _ = half.storage.derived("probe") { NSObject() }
+        let before = residentBytes()
+        full.storage.discardValues()
+        half.storage.discardValues()
+        let after = residentBytes()
+        // 256 MB of fp32 pages and 128 MB of f16 values go.
+        XCTAssertLessThan(after, before - (300 << 20), "RSS \(before) → \(after)")
+        XCTAssertTrue(full.storage.isDiscarded && half.storage.isDiscarded)
+        XCTAssertFalse(half.storage.isHalfResident)
+        XCTAssertFalse(half.storage.hasDerived("probe"))
+        half.storage.discardValues()   // idempotent
+        XCTAssertFalse(Tensor(shape: [2], values: [1, 2]).storage.isDiscarded)
     }
 
     private func residentBytes() -> Int {

@@ -24,6 +24,17 @@ extension Module {
         }
     }
 
+    /// Frees every parameter's values for good (`Storage.discardValues`): what a one-shot run does with a model
+    /// it has finished with, as stable-diffusion.cpp frees each model's parameters right after use. The module
+    /// must not run afterwards; check `hasDiscardedWeights`.
+    public func discardWeights() {
+        for (_, t) in namedParameters { t.storage.discardValues() }
+        Storage.returnFreedMemory()
+    }
+
+    /// Whether `discardWeights` ran (any parameter's values are gone).
+    public var hasDiscardedWeights: Bool { namedParameters.contains { $0.1.storage.isDiscarded } }
+
     /// Sets `requiresGrad` on every parameter (freeze with false).
     public func setTrainable(_ trainable: Bool) {
         for (_, t) in namedParameters { t.requiresGrad = trainable }

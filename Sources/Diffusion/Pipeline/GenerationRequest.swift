@@ -128,6 +128,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case insufficientMemory(String)
     /// The progress callback asked to stop.
     case cancelled
+    /// A model's weights were freed after an earlier one-shot run (`SDXLPipeline.discardTextEncoders` / `discardUNet`).
+    case discardedWeights(String)
 
     /// One line.
     public var description: String {
@@ -138,6 +140,7 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
         case let .invalidInput(p, r): return "\(p): \(r)"
         case let .insufficientMemory(m): return m
         case .cancelled: return "generation cancelled"
+        case let .discardedWeights(m): return "the weights of the \(m) were freed after an earlier generation; load the model again"
         }
     }
 }

@@ -64,6 +64,10 @@ public final class SDXLPipeline {
     /// Validates the request, encodes the prompts (and init image) and sets up the sampling run.
     public func prepare(_ request: GenerationRequest, _ c: Compute) throws -> GenerationJob {
         try request.validate(for: config)
+        if conditioner.clipL.hasDiscardedWeights || conditioner.clipG.hasDiscardedWeights {
+            throw PipelineError.discardedWeights("text encoders")
+        }
+        if unet.hasDiscardedWeights { throw PipelineError.discardedWeights("UNet") }
         let c = c.inference
         let start = Date()
         let shape = request.latentShape(config)
@@ -83,6 +87,41 @@ public final class SDXLPipeline {
                               stepNoise: TorchNoiseSource(seed: request.seed), schedule: schedule)
         return GenerationJob(request: request, run: run, encodeSeconds: Date().timeIntervalSince(start))
     }
+
+    /// The matrix-product precision to run this model in when the user does not choose: bf16 only where it was
+    /// measured to pay and to stay accurate — full-size UNets (over 1 G parameters; small models' GEMMs are too
+    /// small for bf16 to win) on CPUs with AVX512-BF16 (SDXL 4-step result within 4.9e-3 of fp32, UNet step 2.1×
+    /// faster at 512²; BENCHMARKS.md) — fp32 otherwise.
+    public var automaticPrecision: Precision {
+        Self.automaticPrecision(unetParameters: unet.parameterCount, cpuHasBF16: CPUFeatures.hasAVX512BF16)
+    }
+
+    /// `automaticPrecision` for a UNet of `unetParameters` on a CPU with or without AVX512-BF16.
+    public static func automaticPrecision(unetParameters: Int, cpuHasBF16: Bool) -> Precision {
+        cpuHasBF16 && unetParameters > 1_000_000_000 ? .bf16 : .fp32
+    }
+
+    /// Promises that no weight of the pipeline changes from now on (`Storage.freeze`), so the bf16 path packs each
+    /// weight's panels once and keeps them, instead of repacking on every call. Merging a LoRA afterwards needs
+    /// the weights unfrozen first.
+    public func freezeWeights() {
+        for m in [unet, conditioner.clipL, conditioner.clipG, vae] as [Module] {
+            for (_, p) in m.namedParameters { p.storage.freeze() }
+        }
+    }
+
+    /// Frees the text encoders' weights — a one-shot run calls this once `prepare` has encoded its prompts, as
+    /// stable-diffusion.cpp's `free_params_immediately` does (SDXL: 1.5 GiB in f16, 3 GiB in fp32). The job keeps
+    /// its encoded prompts; a later `prepare` on this pipeline throws `PipelineError.discardedWeights`.
+    public func discardTextEncoders() {
+        conditioner.clipL.discardWeights()
+        conditioner.clipG.discardWeights()
+    }
+
+    /// Frees the UNet's weights — a one-shot run calls this after the last sampling step, before `finish`
+    /// decodes (SDXL: 4.8 GiB in f16), so the decode's activations never sit beside them. A later `prepare` (or
+    /// stepping a job further) must not happen; `prepare` throws `PipelineError.discardedWeights`.
+    public func discardUNet() { unet.discardWeights() }
 
     /// Decodes a finished (or stopped) job's current latent into images.
     public func finish(_ job: GenerationJob, sampleSeconds: Double = 0, _ c: Compute) -> GenerationResult {

@@ -19,10 +19,12 @@ public struct EngineConfiguration: Sendable {
     public var hashCachePath: String?
     /// Worker threads (nil: all cores).
     public var threads: Int?
+    /// Matrix-product precision (nil: the model's `SDXLPipeline.automaticPrecision`).
+    public var precision: Precision?
 
     /// A configuration.
     public init(modelPath: String, tinyArchitecture: Bool, tokenizer: CLIPTokenizer, outputDirectory: String, generator: String,
-                hashCachePath: String?, threads: Int? = nil) {
+                hashCachePath: String?, threads: Int? = nil, precision: Precision? = nil) {
         self.modelPath = modelPath
         self.tinyArchitecture = tinyArchitecture
         self.tokenizer = tokenizer
@@ -30,6 +32,7 @@ public struct EngineConfiguration: Sendable {
         self.generator = generator
         self.hashCachePath = hashCachePath
         self.threads = threads
+        self.precision = precision
     }
 }
 

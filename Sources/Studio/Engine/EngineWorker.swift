@@ -7,7 +7,8 @@ import Tensor
 final class EngineWorker {
     let configuration: EngineConfiguration
     unowned let engine: Engine
-    let compute: Compute
+    /// Set to the model's precision once it is loaded.
+    private(set) var compute: Compute
     var pipeline: SDXLPipeline?
     var modelRef = ModelReference(name: "", hash: nil)
     var targets: LoRATargetSpace?
@@ -59,6 +60,9 @@ final class EngineWorker {
             let layers = LoRAStack.layers(unet: p.unet, textEncoder: p.conditioner.clipL, textEncoder2: p.conditioner.clipG)
             // Without runtime support the stack merges deltas before each run instead (see `generate`).
             _ = try? stack.attach(to: layers)
+            compute = compute.with(precision: c.precision ?? p.automaticPrecision)
+            // With runtime adapters no base weight is ever rewritten, so bf16 layers can keep their packed panels.
+            if compute.usesBF16 && stack.isAttached { p.freezeWeights() }
             pipeline = p
             engine.post(.modelReady(name: modelRef.name, sizeMultiple: p.config.sizeMultiple, tiny: c.tinyArchitecture))
         } catch {

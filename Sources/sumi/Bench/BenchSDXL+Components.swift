@@ -29,14 +29,14 @@ final class SDXLBenchModels {
         if !parts.contains(.vae) { vae = nil }
         // Freed weights can sit in glibc's heap (its mmap threshold grows after large frees), inflating the
         // next rows' RSS; hand them back to the kernel.
-        _ = sumiMallocTrim(0)
+        Storage.returnFreedMemory()
         log?(String(format: "resident after freeing: %.2f GiB", Double(ProcessMemory.residentBytes) / 1_073_741_824))
     }
 
     // MARK: - Building
 
     func textEncoders() -> (CLIPTextModel, CLIPTextModel) {
-        if let clipL, let clipG { return (clipL, clipG) }
+        if let clipL, let clipG, !clipL.hasDiscardedWeights, !clipG.hasDiscardedWeights { return (clipL, clipG) }
         let l = build("CLIP-L", half: halfWeights) { CLIPTextModel(.clipL) }
         let g = build("CLIP-bigG", half: halfWeights) { CLIPTextModel(.bigG) }
         clipL = l; clipG = g
@@ -44,7 +44,7 @@ final class SDXLBenchModels {
     }
 
     func unetModel() -> UNet {
-        if let unet { return unet }
+        if let unet, !unet.hasDiscardedWeights { return unet }
         let u = build("UNet", half: halfWeights) { UNet(config: .sdxl) }
         unet = u
         return u
@@ -65,11 +65,12 @@ final class SDXLBenchModels {
             // (zero weights could make timings unrepresentative through denormals / trivially sparse data).
             let isScale = p.rank == 1 && key.hasSuffix("weight")
             Self.fillRandom(p, seed: UInt64(i + 1), scale: 0.02, offset: isScale ? 1 : 0, c)
+            // As an f16 checkpoint loaded with --half-weights: matrices f16 between uses, expanded per layer —
+            // compacted one by one, so building never holds the whole model in fp32.
+            if half, p.rank >= 2 { p.storage.compactToHalf() }
             // Frozen from here on: the bf16 path caches each weight's packed panels instead of repacking per call.
             p.storage.freeze()
         }
-        // As an f16 checkpoint loaded with --half-weights: matrices f16 between uses, expanded per layer.
-        if half { m.keepWeightsInHalf(true) }
         log?(String(format: "built %@ (%.2f G parameters%@) in %.1f s", name, Double(m.parameterCount) / 1e9,
                     half ? ", f16 between uses" : "", Timer.now() - t0))
         return m
@@ -108,50 +109,63 @@ final class SDXLBenchModels {
         return (c.concat([hl, hg], dim: 2), pooled!)
     }
 
-    /// The timed closure (run in the compute context it is given) and its FLOP count for `component` at
-    /// image side `size` (building models as needed).
+    /// What one row times: `setup` runs untimed before every run (warm-up included) — it rebuilds models a
+    /// previous run freed — and `body` is timed in the compute context it is given.
+    struct Workload {
+        var setup: () -> Void = {}
+        let body: (Compute) -> Void
+        let flops: Double
+    }
+
+    /// The work of `component` at image side `size` (building models as needed).
     /// `tiledGeneration`: generate_4step decodes in tiles, as `sumi generate --vae-tiling`.
+    /// `discardWeights`: generate_4step frees the text encoders after encoding and the UNet after sampling, as
+    /// `sumi generate` does (each run then rebuilds them, untimed).
     func workload(_ component: SDXLBenchComponent, size: Int, tileLatent: Int,
-                  tileOverlap: Int, tiledGeneration: Bool = false) -> ((Compute) -> Void, Double) {
+                  tileOverlap: Int, tiledGeneration: Bool = false, discardWeights: Bool = true) -> Workload {
         let lat = size / 8
         let timeIds: [[Float]] = [[Float(size), Float(size), 0, 0, Float(size), Float(size)]]
         switch component {
         case .textEncoders:
             _ = textEncoders()
-            return ({ c in _ = self.encodePrompt(c) }, SDXLFlops.textEncoders)
+            return Workload(body: { c in _ = self.encodePrompt(c) }, flops: SDXLFlops.textEncoders)
         case .unetStep:
             let u = unetModel()
             let x = OpsBenchmarks.random([1, 4, lat, lat], seed: 21)
             let context = OpsBenchmarks.random([1, 77, 2048], seed: 22)
             let pooled = OpsBenchmarks.random([1, 1280], seed: 23)
-            return ({ c in _ = u(x, timestep: [999], context: context, addTextEmbeds: pooled, timeIds: timeIds, c) },
-                    SDXLFlops.unet(size: size))
+            return Workload(body: { c in
+                _ = u(x, timestep: [999], context: context, addTextEmbeds: pooled, timeIds: timeIds, c)
+            }, flops: SDXLFlops.unet(size: size))
         case .vaeDecode, .vaeDecodeTiled:
             let v = vaeModel()
             let z = OpsBenchmarks.random([1, 4, lat, lat], seed: 24)
             if component == .vaeDecode {
-                return ({ c in _ = v.decodeFromModelSpace(z, c) }, SDXLFlops.vaeDecode(size: size))
+                return Workload(body: { c in _ = v.decodeFromModelSpace(z, c) }, flops: SDXLFlops.vaeDecode(size: size))
             }
             // Useful work only: the tiles' halos are extra FLOPs not counted, so GFLOP/s is comparable to vae_decode.
             let vz = c.scale(z, by: 1 / v.config.scalingFactor)
-            return ({ c in _ = v.decodeTiled(vz, tileLatent: tileLatent, overlap: tileOverlap, c) },
-                    SDXLFlops.vaeDecode(size: size))
+            return Workload(body: { c in _ = v.decodeTiled(vz, tileLatent: tileLatent, overlap: tileOverlap, c) },
+                            flops: SDXLFlops.vaeDecode(size: size))
         case .generate4Step:
-            _ = textEncoders(); let u = unetModel(); let v = vaeModel()
-            return ({ c in
+            let v = vaeModel()
+            return Workload(setup: { _ = self.textEncoders(); _ = self.unetModel() }, body: { c in
                 let (context, pooled) = self.encodePrompt(c)
+                if discardWeights { self.clipL?.discardWeights(); self.clipG?.discardWeights() }
+                let u = self.unetModel()
                 let denoiser = EpsDenoiser(cfgScale: 1, cond: { x, t in
                     u(x, timestep: [t], context: context, addTextEmbeds: pooled, timeIds: timeIds, c)
                 })
                 let run = SamplingRun(sampler: .lcm, sigmas: Scheduler.simple.sigmas(steps: 4), denoiser: denoiser,
                                       shape: [1, 4, lat, lat], seed: 0)
                 let latent = run.run()
+                if discardWeights { u.discardWeights() }
                 if tiledGeneration {
                     _ = v.decodeTiled(c.scale(latent, by: 1 / v.config.scalingFactor), tileLatent: tileLatent, overlap: tileOverlap, c)
                 } else {
                     _ = v.decodeFromModelSpace(latent, c)
                 }
-            }, SDXLFlops.textEncoders + 4 * SDXLFlops.unet(size: size) + SDXLFlops.vaeDecode(size: size))
+            }, flops: SDXLFlops.textEncoders + 4 * SDXLFlops.unet(size: size) + SDXLFlops.vaeDecode(size: size))
         }
     }
 
@@ -206,17 +220,24 @@ final class SDXLBenchModels {
         return ((d2 / max(b2, 1e-300)).squareRoot(), dmax / max(bmax, 1e-300))
     }
 
-    /// One warm-up, then best and median of `repeats` runs.
-    static func measure(repeats: Int, _ c: Compute, _ body: (Compute) -> Void) -> (best: Double, median: Double) {
-        body(c)
-        var times: [Double] = []
-        for _ in 0..<max(1, repeats) {
-            let t0 = Timer.now(); body(c); times.append(Timer.now() - t0)
+    /// One warm-up, then best and median of `repeats` runs, and the peak RSS over all runs (setups excluded).
+    static func measure(repeats: Int, _ c: Compute, _ work: Workload) -> (best: Double, median: Double, peakRSS: Int) {
+        var peak = 0
+        func run() -> Double {
+            work.setup()
+            _ = ProcessMemory.resetPeak()
+            let t0 = Timer.now()
+            work.body(c)
+            let t = Timer.now() - t0
+            peak = max(peak, ProcessMemory.peakBytes)
+            return t
         }
+        _ = run()
+        var times = (0..<max(1, repeats)).map { _ in run() }
         times.sort()
         let n = times.count
         let median = n % 2 == 1 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2
-        return (times[0], median)
+        return (times[0], median, peak)
     }
 }
 
@@ -243,7 +264,3 @@ enum SDXLFlops {
         return alpha * a + beta * a * a
     }
 }
-
-/// glibc `malloc_trim` (not exported by the Glibc module): returns free heap pages to the kernel.
-@_silgen_name("malloc_trim")
-private func sumiMallocTrim(_ pad: Int) -> Int32

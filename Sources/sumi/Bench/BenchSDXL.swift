@@ -55,6 +55,9 @@ struct BenchSDXL: ParsableCommand {
     @Flag(name: .customLong("vae-tiling"), help: "generate_4step decodes in tiles (--tile-latent, --tile-overlap), as `sumi generate --vae-tiling` does.")
     var vaeTiling = false
 
+    @Flag(name: .customLong("keep-weights"), help: "generate_4step keeps every model resident, as the studio does, instead of freeing the text encoders after encoding and the UNet after sampling as `sumi generate` does.")
+    var keepWeights = false
+
     func validate() throws {
         guard Precision(rawValue: precision) != nil else {
             throw ValidationError("--precision \(precision): expected one of \(Precision.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -108,12 +111,12 @@ struct BenchSDXL: ParsableCommand {
             models.keepOnly(wanted[i...].reduce(into: Set<SDXLBenchModels.Part>()) { $0.formUnion($1.parts) })
             let sizesHere: [Int?] = component == .textEncoders ? [nil] : parsedSizes.map { $0 }
             for size in sizesHere {
-                let (body, flops) = models.workload(component, size: size ?? 0, tileLatent: tileLatent,
-                                                    tileOverlap: tileOverlap, tiledGeneration: vaeTiling)
-                ProcessMemory.resetPeak()
-                let times = SDXLBenchModels.measure(repeats: repeats, c, body)
+                let work = models.workload(component, size: size ?? 0, tileLatent: tileLatent,
+                                           tileOverlap: tileOverlap, tiledGeneration: vaeTiling,
+                                           discardWeights: !keepWeights)
+                let times = SDXLBenchModels.measure(repeats: repeats, c, work)
                 emit(SDXLBenchRow(name: component.rawValue, size: size, seconds: times.best, median: times.median,
-                                  flops: flops, sgemmGFLOPS: ref, peakRSS: ProcessMemory.peakBytes))
+                                  flops: work.flops, sgemmGFLOPS: ref, peakRSS: times.peakRSS))
                 if accuracy, c.usesBF16, let size, let low = models.output(component, size: size, c),
                    let ref = models.output(component, size: size, c.with(precision: .fp32)) {
                     let e = SDXLBenchModels.relativeError(low, ref)
@@ -128,7 +131,7 @@ struct BenchSDXL: ParsableCommand {
                 }
                 if profile {
                     let title = size.map { "\(component.rawValue) @\($0)²" } ?? component.rawValue
-                    let text = BenchProfile.report(title: title, flops: flops, sgemm: ref, c, body)
+                    let text = BenchProfile.report(title: title, flops: work.flops, sgemm: ref, c, work.body)
                     if json { FileHandle.standardError.write(Data((text + "\n").utf8)) } else { print(text); fflush(stdout) }
                 }
             }
