@@ -97,6 +97,14 @@ final class ConvWinogradTests: XCTestCase {
                                                 padding: 1), want, rtol: 1e-5)
             assertClose(ctx.upsampleNearest2xConv2d(big, weight: wt, bias: b, padding: 1),
                         Conv2d.naiveForward(c.upsampleNearest2x(big), weight: wt, bias: b, stride: 1, padding: 1), rtol: 1e-5)
+            // A caller-supplied affine (the tiled VAE decoder's shared statistics): Winograd on the big map, the
+            // materialised silu(affine) + conv on the small one — both equal to the group norm they encode.
+            let ab = GroupNorm.affine(big, groups: 4, weight: gw, bias: gb, eps: 1e-6, c)
+            assertClose(ctx.affineSiLU(big, alpha: ab.alpha, beta: ab.beta),
+                        c.groupNormSiLU(big, groups: 4, weight: gw, bias: gb, eps: 1e-6), rtol: 1e-6)
+            assertClose(ctx.affineSiLUConv2d(big, alpha: ab.alpha, beta: ab.beta, weight: wt, bias: b, padding: 1), want, rtol: 1e-5)
+            assertClose(ctx.affineSiLUConv2d(x, alpha: a.alpha, beta: a.beta, weight: wt, bias: b, padding: 1),
+                        Conv2d.naiveForward(normed, weight: wt, bias: b, stride: 1, padding: 1), rtol: 1e-5)
         }
     }
 }

@@ -60,6 +60,15 @@ public final class Conv2dLayer: Module, AdaptableLayer {
         return c.conv2dUsesPackedWeight(w, stride: stride, padding: padding) ? run() : w.storage.withResident(run)
     }
 
+    /// self(silu(alpha ⊙ x + beta)) for a per-(image, channel) affine (a GroupNorm with statistics taken elsewhere),
+    /// folded into the conv where the engine can. Inference only. alpha, beta: [B · C].
+    public func callAsFunction(_ x: Tensor, affineSiLU alpha: [Float], _ beta: [Float], _ c: Compute) -> Tensor {
+        guard adapters.isEmpty else { return self(c.affineSiLU(x, alpha: alpha, beta: beta), c) }
+        let run = { c.affineSiLUConv2d(x, alpha: alpha, beta: beta, weight: self.weight, bias: self.bias,
+                                       stride: self.stride, padding: self.padding) }
+        return c.conv2dUsesPackedWeight(weight, stride: stride, padding: padding) ? run() : weight.storage.withResident(run)
+    }
+
     /// self(upsampleNearest2x(x)), with the upsampling folded into the conv where the engine can.
     public func callAsFunction(upsampling x: Tensor, _ c: Compute) -> Tensor {
         guard adapters.isEmpty else { return self(c.upsampleNearest2x(x), c) }

@@ -48,28 +48,33 @@ extension AutoencoderKL {
             }
         }
 
-        // 3. Up path with synchronised GroupNorms.
+        // 3. Up path with synchronised GroupNorms, each folded into the conv that follows it (as `decode` does).
         for level in decoder.upBlocks {
             for r in level.resnets {
-                var a = synchronizedGroupNormSiLU(tiles, tiles.map(\.x), r.norm1, c).map { r.conv1($0, c) }
-                a = synchronizedGroupNormSiLU(tiles, a, r.norm2, c).map { r.conv2($0, c) }
-                for i in tiles.indices { tiles[i].x = c.add(r.convShortcut.map { $0(tiles[i].x, c) } ?? tiles[i].x, a[i]) }
+                let n1 = synchronizedGroupNormAffine(tiles, tiles.map(\.x), r.norm1, c)
+                let a = tiles.map { r.conv1($0.x, affineSiLU: n1.alpha, n1.beta, c) }
+                let n2 = synchronizedGroupNormAffine(tiles, a, r.norm2, c)
+                for i in tiles.indices {
+                    let h = r.conv2(a[i], affineSiLU: n2.alpha, n2.beta, c)
+                    c.addInPlace(h, r.convShortcut.map { $0(tiles[i].x, c) } ?? tiles[i].x)   // h is this loop's own temporary
+                    tiles[i].x = h
+                }
             }
             if level.resample == .up, let conv = level.resampleConv {
                 for i in tiles.indices {
-                    tiles[i].x = conv(c.upsampleNearest2x(tiles[i].x), c)
+                    tiles[i].x = conv(upsampling: tiles[i].x, c)
                     tiles[i].scale2x()
                 }
             }
         }
-        let normed = synchronizedGroupNormSiLU(tiles, tiles.map(\.x), decoder.convNormOut, c)
+        let normOut = synchronizedGroupNormAffine(tiles, tiles.map(\.x), decoder.convNormOut, c)
 
         // 4. Cores into the output.
         let (b, outC, f) = (z.dim(0), config.imageChannels, config.downsampleFactor)
         let (outH, outW) = (h * f, w * f)
         let out = Tensor(uninitialized: [b, outC, outH, outW])
-        for (t, n) in zip(tiles, normed) {
-            let y = decoder.convOut(n, c)   // [B, 3, th, tw]
+        for t in tiles {
+            let y = decoder.convOut(t.x, affineSiLU: normOut.alpha, normOut.beta, c)   // [B, 3, th, tw]
             let (th, tw) = (y.dim(2), y.dim(3))
             let src = y.data, dst = out.data
             for plane in 0..<(b * outC) {
@@ -88,9 +93,11 @@ extension AutoencoderKL {
         return (0..<n).map { (size * $0 / n)..<(size * ($0 + 1) / n) }
     }
 
-    /// silu(groupNorm(x)) on every tile, with mean and variance taken over the union of the tiles' cores (the
-    /// exact pixels), so each tile is normalised as the whole image would be. xs[i]: tile i's [B, C, th, tw].
-    func synchronizedGroupNormSiLU(_ tiles: [DecodeTile], _ xs: [Tensor], _ norm: GroupNormLayer, _ c: Compute) -> [Tensor] {
+    /// The affine of groupNorm(x) for every tile — y = alpha ⊙ x + beta per (image, channel), [B · C] each — with
+    /// mean and variance taken over the union of the tiles' cores (the exact pixels), so each tile is normalised as
+    /// the whole image would be. xs[i]: tile i's [B, C, th, tw].
+    func synchronizedGroupNormAffine(_ tiles: [DecodeTile], _ xs: [Tensor], _ norm: GroupNormLayer,
+                                     _ c: Compute) -> (alpha: [Float], beta: [Float]) {
         let (b, ch, groups) = (xs[0].dim(0), xs[0].dim(1), norm.groups)
         let perGroup = ch / groups
         var sum = [Double](repeating: 0, count: b * groups), sumSq = sum
@@ -119,26 +126,16 @@ extension AutoencoderKL {
             }
         }
         let n = Double(count * perGroup)
-        let mean = sum.map { Float($0 / n) }
-        let rstd = zip(sum, sumSq).map { s, q in Float(1 / (max(q / n - (s / n) * (s / n), 0) + Double(norm.eps)).squareRoot()) }
         let gamma = norm.weight.data, beta = norm.bias.data
-        return xs.map { x in
-            let plane = x.dim(2) * x.dim(3)
-            let y = Tensor(uninitialized: x.shape)
-            let src = x.data, dst = y.data
-            c.parallelFor(b * ch, grain: max(1, 16_384 / max(plane, 1))) { r in
-                for p in r {
-                    let ci = p % ch, g = (p / ch) * groups + ci / perGroup
-                    let scale = rstd[g] * gamma[ci], shift = beta[ci] - mean[g] * scale
-                    let s = src + p * plane, d = dst + p * plane
-                    for i in 0..<plane {
-                        let v = s[i] * scale + shift
-                        d[i] = v / (1 + Foundation.exp(-v))
-                    }
-                }
-            }
-            return y
+        var alpha = [Float](repeating: 0, count: b * ch), shift = alpha
+        for p in 0..<(b * ch) {
+            let ci = p % ch, g = (p / ch) * groups + ci / perGroup
+            let mean = sum[g] / n
+            let rstd = 1 / (max(sumSq[g] / n - mean * mean, 0) + Double(norm.eps)).squareRoot()
+            alpha[p] = Float(rstd) * gamma[ci]
+            shift[p] = beta[ci] - Float(mean) * alpha[p]
         }
+        return (alpha, shift)
     }
 }
 
