@@ -7,8 +7,11 @@ import CKernels
 /// same base weights without copying them. It is `@unchecked Sendable` because kernels split one
 /// buffer into disjoint ranges across worker threads; no two workers ever write the same element.
 public final class Storage: @unchecked Sendable {
-    /// Base address, 64-byte aligned for AVX-512 loads.
-    public let pointer: UnsafeMutablePointer<Float>
+    /// Base address, 64-byte aligned for AVX-512 loads. For half-resident storage inside `withResident` this is a
+    /// pooled expansion buffer (`ExpansionBuffers`) holding the fp32 values; outside it, the storage's own range.
+    public private(set) var pointer: UnsafeMutablePointer<Float>
+    /// The storage's own fp32 range (what `pointer` is except during a half-resident use).
+    private let home: UnsafeMutablePointer<Float>
     /// Number of floats.
     public let count: Int
     /// Releases externally owned memory (e.g. an mmap), or nil when the buffer was allocated here.
@@ -25,6 +28,7 @@ public final class Storage: @unchecked Sendable {
         if bytes >= Self.mmapThreshold,
            let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
             self.pointer = p.bindMemory(to: Float.self, capacity: count)
+            self.home = self.pointer
             self.count = count
             self.release = { munmap(p, bytes) }
             return
@@ -32,6 +36,7 @@ public final class Storage: @unchecked Sendable {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.home = self.pointer
         self.count = count
         self.release = nil
     }
@@ -47,6 +52,7 @@ public final class Storage: @unchecked Sendable {
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         self.pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.home = self.pointer
         self.count = count
         self.release = nil
     }
@@ -54,13 +60,14 @@ public final class Storage: @unchecked Sendable {
     /// Wraps memory owned elsewhere; `release` runs when the storage dies.
     public init(borrowing pointer: UnsafeMutablePointer<Float>, count: Int, release: @escaping () -> Void) {
         self.pointer = pointer
+        self.home = pointer
         self.count = count
         self.release = release
     }
 
     deinit {
         half?.deallocate()
-        if let release { release() } else { UnsafeMutableRawPointer(pointer).deallocate() }
+        if let release { release() } else { UnsafeMutableRawPointer(home).deallocate() }
     }
 
     // MARK: Half-precision residency
@@ -69,6 +76,8 @@ public final class Storage: @unchecked Sendable {
     private var half: UnsafeMutablePointer<UInt16>?
     /// How many `withResident` calls are in progress (they nest).
     private var residentUsers = 0
+    /// The pooled buffer `pointer` points into during a half-resident use.
+    private var expansion: ExpansionBuffers.Buffer?
     private let residencyLock = NSLock()
 
     /// Whether the values are kept as f16 between uses (see `compactToHalf`).
@@ -109,22 +118,44 @@ public final class Storage: @unchecked Sendable {
     public func restoreFull() {
         residencyLock.lock(); defer { residencyLock.unlock() }
         guard let h = half else { return }
+        precondition(residentUsers == 0 || expansion == nil, "Storage.restoreFull while the values are in use")
         if residentUsers == 0 { sumi_f16_to_f32(h, pointer, count) }
         h.deallocate()
         half = nil
     }
 
-    /// Runs `body` with the fp32 values present (a no-op wrapper for ordinary storage).
-    public func withResident<R>(_ body: () throws -> R) rethrows -> R {
+    /// Runs `body` with the fp32 values present (a no-op wrapper for ordinary storage). Half-resident values are
+    /// expanded into a pooled buffer that `pointer` (and so every tensor's `data`) points at until the outermost
+    /// call returns — read `data` inside `body`, never keep it. With `c`, the expansion is split across its threads.
+    public func withResident<R>(_ c: Compute? = nil, _ body: () throws -> R) rethrows -> R {
         residencyLock.lock()
         precondition(!discarded, "Storage.withResident: the values were discarded (discardValues)")
-        if let h = half, residentUsers == 0 { sumi_f16_to_f32(h, pointer, count) }
+        if let h = half, residentUsers == 0 {
+            if let buffer = ExpansionBuffers.shared.acquire(bytes: count * MemoryLayout<Float>.stride) {
+                expansion = buffer
+                pointer = buffer.pointer.bindMemory(to: Float.self, capacity: count)
+            }
+            let dst = pointer, n = count
+            if let c, n >= 1 << 18 {
+                c.parallelFor(n, grain: 1 << 16) { r in sumi_f16_to_f32(h + r.lowerBound, dst + r.lowerBound, r.count) }
+            } else {
+                sumi_f16_to_f32(h, dst, n)
+            }
+        }
         residentUsers += 1
         residencyLock.unlock()
         defer {
             residencyLock.lock()
             residentUsers -= 1
-            if half != nil, residentUsers == 0 { releasePages() }
+            if half != nil, residentUsers == 0 {
+                if let buffer = expansion {
+                    pointer = home
+                    expansion = nil
+                    ExpansionBuffers.shared.release(buffer)
+                } else {
+                    releasePages()
+                }
+            }
             residencyLock.unlock()
         }
         return try body()
@@ -199,7 +230,7 @@ public final class Storage: @unchecked Sendable {
     /// Releases the whole pages inside the fp32 buffer (their contents become zero until rewritten).
     private func releasePages() {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = Int(bitPattern: UnsafeMutableRawPointer(pointer))
+        let start = Int(bitPattern: UnsafeMutableRawPointer(home))
         let end = start + count * MemoryLayout<Float>.stride
         let alignedStart = (start + page - 1) / page * page
         let alignedEnd = end / page * page

@@ -37,6 +37,36 @@ final class StorageResidencyTests: XCTestCase {
         t.storage.withResident { XCTAssertEqual(t.data[n - 1], 0.5) }
     }
 
+    func testUsesExpandIntoPooledBuffersWithoutFaultingPagesEachTime() {
+        let n = 3 << 20   // 12 MB of fp32: 3,072 pages per use if every use faulted its own pages back in
+        let t = Tensor(shape: [n], repeating: 0.75)
+        t.data[n / 2] = -2
+        t.storage.compactToHalf()
+        let home = t.data
+        let c = Compute(threads: 2)
+        t.storage.withResident(c) {
+            XCTAssertNotEqual(t.data, home)   // a pooled buffer, not the released own range
+            XCTAssertEqual(t.data[0], 0.75)
+            XCTAssertEqual(t.data[n / 2], -2)
+            XCTAssertEqual(t.data[n - 1], 0.75)
+            t.storage.withResident { XCTAssertEqual(t.data[n - 1], 0.75) }   // nesting keeps the buffer
+        }
+        XCTAssertEqual(t.data, home)
+        let before = minorFaults()
+        for _ in 0..<5 { t.storage.withResident(c) { XCTAssertEqual(t.data[n / 2], -2) } }
+        let faults = minorFaults() - before
+        XCTAssertLessThan(faults, 1_000, "5 uses of a 12 MB half-resident weight faulted \(faults) pages")
+        t.storage.restoreFull()
+        XCTAssertEqual(t.data, home)
+        XCTAssertEqual(t.data[n / 2], -2)
+    }
+
+    private func minorFaults() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_minflt
+    }
+
     func testDiscardingFreesHalfAndFullValuesForGood() throws {
         let n = 64 << 20   // 256 MB of fp32
         let full = Tensor(shape: [n], repeating: 0.5), half = Tensor(shape: [n], repeating: 0.25)

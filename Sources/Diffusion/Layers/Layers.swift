@@ -18,7 +18,7 @@ public final class LinearLayer: Module, AdaptableLayer {
         let w = weight.residentCopy(needsLasting: c.records(x, weight))
         // A cached bf16 panel is all the bf16 path reads: skip expanding half-resident values.
         let y = c.linearUsesPackedWeight(w) ? c.linear(x, weight: w, bias: bias)
-            : w.storage.withResident { c.linear(x, weight: w, bias: bias) }
+            : w.storage.withResident(c) { c.linear(x, weight: w, bias: bias) }
         return adapters.isEmpty ? y : LowRankAdapter.addLinear(adapters, x: x, to: y, c)
     }
 
@@ -47,7 +47,7 @@ public final class Conv2dLayer: Module, AdaptableLayer {
     public func callAsFunction(_ x: Tensor, _ c: Compute) -> Tensor {
         let w = weight.residentCopy(needsLasting: c.records(x, weight))
         let y = c.conv2dUsesPackedWeight(w, stride: stride, padding: padding) ? c.conv2d(x, weight: w, bias: bias, stride: stride, padding: padding)
-            : w.storage.withResident { c.conv2d(x, weight: w, bias: bias, stride: stride, padding: padding) }
+            : w.storage.withResident(c) { c.conv2d(x, weight: w, bias: bias, stride: stride, padding: padding) }
         return adapters.isEmpty ? y : LowRankAdapter.addConv(adapters, x: x, to: y, stride: stride, padding: padding, c)
     }
 
@@ -57,7 +57,7 @@ public final class Conv2dLayer: Module, AdaptableLayer {
         let w = weight.residentCopy(needsLasting: c.records(x, weight))
         let run = { c.groupNormSiLUConv2d(x, groups: norm.groups, normWeight: norm.weight, normBias: norm.bias, eps: norm.eps,
                                           weight: w, bias: self.bias, stride: self.stride, padding: self.padding) }
-        return c.conv2dUsesPackedWeight(w, stride: stride, padding: padding) ? run() : w.storage.withResident(run)
+        return c.conv2dUsesPackedWeight(w, stride: stride, padding: padding) ? run() : w.storage.withResident(c, run)
     }
 
     /// self(silu(alpha ⊙ x + beta)) for a per-(image, channel) affine (a GroupNorm with statistics taken elsewhere),
@@ -66,7 +66,7 @@ public final class Conv2dLayer: Module, AdaptableLayer {
         guard adapters.isEmpty else { return self(c.affineSiLU(x, alpha: alpha, beta: beta), c) }
         let run = { c.affineSiLUConv2d(x, alpha: alpha, beta: beta, weight: self.weight, bias: self.bias,
                                        stride: self.stride, padding: self.padding) }
-        return c.conv2dUsesPackedWeight(weight, stride: stride, padding: padding) ? run() : weight.storage.withResident(run)
+        return c.conv2dUsesPackedWeight(weight, stride: stride, padding: padding) ? run() : weight.storage.withResident(c, run)
     }
 
     /// self(upsampleNearest2x(x)), with the upsampling folded into the conv where the engine can.
@@ -74,7 +74,7 @@ public final class Conv2dLayer: Module, AdaptableLayer {
         guard adapters.isEmpty else { return self(c.upsampleNearest2x(x), c) }
         let w = weight.residentCopy(needsLasting: c.records(x, weight))
         let run = { c.upsampleNearest2xConv2d(x, weight: w, bias: self.bias, stride: self.stride, padding: self.padding) }
-        return c.conv2dUsesPackedWeight(w, stride: stride, padding: padding) ? run() : w.storage.withResident(run)
+        return c.conv2dUsesPackedWeight(w, stride: stride, padding: padding) ? run() : w.storage.withResident(c, run)
     }
 
     public var namedParameters: [(String, Tensor)] {
