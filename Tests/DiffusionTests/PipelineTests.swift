@@ -133,6 +133,22 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(pipeline.automaticPrecision, .fp32)   // the tiny fixture model
     }
 
+    /// f16 residency (pooled expansion per layer) gives exactly what fp32 storage of the same f16-rounded values gives.
+    func testHalfResidentWeightsGiveTheRoundedWeightsResult() throws {
+        XCTAssertFalse(pipeline.prefersHalfWeights)   // tiny model: stays fp32 unless asked
+        var request = GenerationRequest(prompt: "a blue whale", seed: 9)
+        (request.width, request.height) = (32, 32)
+        let load = { try SDXLPipeline.load(path: PipelineFixtures.singleFile, tokenizer: TokenizerData.tokenizer, config: .tiny, self.c) }
+        let half = try load(), rounded = try load()
+        half.keepWeightsInHalf()
+        rounded.keepWeightsInHalf()
+        for m in [rounded.unet, rounded.conditioner.clipL, rounded.conditioner.clipG] as [Module] { m.keepWeightsInHalf(false) }
+        XCTAssertTrue(half.unet.convIn.weight.storage.isHalfResident)
+        let a = try half.generate(request, c), b = try rounded.generate(request, c)
+        assertClose(a.latent, b.latent, rtol: 0)
+        assertClose(a.decoded, b.decoded, rtol: 0)
+    }
+
     func testRequestValidation() {
         var r = GenerationRequest(prompt: "x", seed: 0)
         r.width = 40

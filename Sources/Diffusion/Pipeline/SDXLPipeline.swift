@@ -101,6 +101,18 @@ public final class SDXLPipeline {
         cpuHasBF16 && unetParameters > 1_000_000_000 ? .bf16 : .fp32
     }
 
+    /// Whether to keep the weights f16 between uses when the user does not choose: for full-size models (over 1 G
+    /// UNet parameters), where it halves the 10 GiB an fp32 UNet holds and costs no time (an f16 checkpoint's values
+    /// are exactly f16 anyway; UNet step 512² 8.8 s with f16 weights vs 9.2 s fp32, BENCHMARKS.md); small models
+    /// stay fp32.
+    public var prefersHalfWeights: Bool { unet.parameterCount > 1_000_000_000 }
+
+    /// Keeps the UNet's and text encoders' matrices as f16 between uses (`Module.keepWeightsInHalf`); the VAE stays
+    /// fp32. Merge LoRAs first: deltas merged into half-resident weights afterwards would not stick.
+    public func keepWeightsInHalf() {
+        for m in [unet, conditioner.clipL, conditioner.clipG] as [Module] { m.keepWeightsInHalf(true) }
+    }
+
     /// Promises that no weight of the pipeline changes from now on (`Storage.freeze`), so the bf16 path packs each
     /// weight's panels once and keeps them, instead of repacking on every call. Merging a LoRA afterwards needs
     /// the weights unfrozen first.

@@ -61,8 +61,12 @@ final class EngineWorker {
             // Without runtime support the stack merges deltas before each run instead (see `generate`).
             _ = try? stack.attach(to: layers)
             compute = compute.with(precision: c.precision ?? p.automaticPrecision)
-            // With runtime adapters no base weight is ever rewritten, so bf16 layers can keep their packed panels.
-            if compute.usesBF16 && stack.isAttached { p.freezeWeights() }
+            // With runtime adapters no base weight is ever rewritten: full-size weights can stay f16 between uses,
+            // and bf16 layers can keep their packed panels.
+            if stack.isAttached {
+                if p.prefersHalfWeights { p.keepWeightsInHalf() }
+                if compute.usesBF16 { p.freezeWeights() }
+            }
             pipeline = p
             engine.post(.modelReady(name: modelRef.name, sizeMultiple: p.config.sizeMultiple, tiny: c.tinyArchitecture))
         } catch {
