@@ -67,7 +67,7 @@ struct Generate: ParsableCommand {
     @Flag(name: .customLong("half-weights"), inversion: .prefixedNo,
           help: "Keep UNet and text-encoder weights as f16 between uses: half the resident memory, and no slower (each layer expands into a reused buffer). Default: on for full-size models (over 1 G UNet parameters), off for small ones; the VAE stays fp32.")
     var halfWeights: Bool?
-    @Option(help: "Matrix-product precision: auto (bf16 for full-size models on CPUs with AVX512-BF16, fp32 otherwise), fp32, or bf16 (AVX512-BF16 GEMM with fp32 accumulation). Measured on SDXL: the 4-step result differs from fp32 by 4.9e-3 relative, 1.2x faster (BENCHMARKS.md).")
+    @Option(help: "Matrix-product precision: auto (bf16 for full-size models on CPUs with AVX512-BF16 when there is room for its cached weight panels, about 2.5 bytes per UNet parameter; fp32 otherwise), fp32, or bf16 (AVX512-BF16 GEMM with fp32 accumulation). Measured on SDXL, 4 steps at 1024²: within 4.9e-3 of fp32, 119 s vs 167 s, 12.3 vs 7.1 GiB peak (BENCHMARKS.md).")
     var precision = "auto"
     @Flag(name: .customLong("no-model-hash"), help: "Skip hashing the model file for the metadata.")
     var noModelHash = false

@@ -30,7 +30,7 @@ struct StudioCommand: ParsableCommand {
     var tokenizer: String?
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
-    @Option(help: "Matrix-product precision: auto (bf16 for full-size models on CPUs with AVX512-BF16, fp32 otherwise), fp32 or bf16.")
+    @Option(help: "Matrix-product precision: auto (bf16 for full-size models on CPUs with AVX512-BF16 when memory allows its cached panels, fp32 otherwise), fp32 or bf16.")
     var precision = "auto"
     @Option(help: "Training metrics file to follow in the Train tab (JSON lines).", completion: .file())
     var watch: String?

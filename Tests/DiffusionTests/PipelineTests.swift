@@ -130,6 +130,9 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(SDXLPipeline.automaticPrecision(unetParameters: 2_567_463_684, cpuHasBF16: true), .bf16)
         XCTAssertEqual(SDXLPipeline.automaticPrecision(unetParameters: 2_567_463_684, cpuHasBF16: false), .fp32)
         XCTAssertEqual(SDXLPipeline.automaticPrecision(unetParameters: 8_000_000, cpuHasBF16: true), .fp32)
+        // No room for the bf16 panels (~6 GiB for SDXL + 2 GiB): fp32.
+        XCTAssertEqual(SDXLPipeline.automaticPrecision(unetParameters: 2_567_463_684, cpuHasBF16: true, availableBytes: 6 << 30), .fp32)
+        XCTAssertEqual(SDXLPipeline.automaticPrecision(unetParameters: 2_567_463_684, cpuHasBF16: true, availableBytes: 10 << 30), .bf16)
         XCTAssertEqual(pipeline.automaticPrecision, .fp32)   // the tiny fixture model
     }
 

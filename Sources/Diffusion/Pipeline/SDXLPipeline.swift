@@ -90,15 +90,27 @@ public final class SDXLPipeline {
 
     /// The matrix-product precision to run this model in when the user does not choose: bf16 only where it was
     /// measured to pay and to stay accurate — full-size UNets (over 1 G parameters; small models' GEMMs are too
-    /// small for bf16 to win) on CPUs with AVX512-BF16 (SDXL 4-step result within 4.9e-3 of fp32, UNet step 2.1×
-    /// faster at 512²; BENCHMARKS.md) — fp32 otherwise.
+    /// small for bf16 to win) on CPUs with AVX512-BF16 (SDXL 4-step result within 4.9e-3 of fp32, 4-step 1024²
+    /// 1.4× faster; BENCHMARKS.md) — and only while the machine has room for the bf16 panels it caches beside the
+    /// weights (`bf16PanelBytesPerParameter`); fp32 otherwise. Call it once the weights are loaded.
     public var automaticPrecision: Precision {
-        Self.automaticPrecision(unetParameters: unet.parameterCount, cpuHasBF16: CPUFeatures.hasAVX512BF16)
+        Self.automaticPrecision(unetParameters: unet.parameterCount, cpuHasBF16: CPUFeatures.hasAVX512BF16,
+                                availableBytes: MemInfo.read().availableBytes)
     }
 
-    /// `automaticPrecision` for a UNet of `unetParameters` on a CPU with or without AVX512-BF16.
-    public static func automaticPrecision(unetParameters: Int, cpuHasBF16: Bool) -> Precision {
-        cpuHasBF16 && unetParameters > 1_000_000_000 ? .bf16 : .fp32
+    /// Bytes of cached bf16 panels per UNet parameter on the bf16 path, rounded up from SDXL's measured ~2.2 (the
+    /// Winograd F(2×2) panels of a 3×3 conv hold 16 transformed values per 9 weights): the 4-step 1024² run peaks
+    /// at 12.3 GiB in bf16 against 7.1 GiB in fp32, both with f16 weights.
+    public static let bf16PanelBytesPerParameter = 2.5
+
+    /// `automaticPrecision` for a UNet of `unetParameters` on a CPU with or without AVX512-BF16, with
+    /// `availableBytes` free (nil: unknown, not limiting); 2 GiB are kept for activations on top of the panels.
+    public static func automaticPrecision(unetParameters: Int, cpuHasBF16: Bool, availableBytes: Int? = nil) -> Precision {
+        guard cpuHasBF16 && unetParameters > 1_000_000_000 else { return .fp32 }
+        if let availableBytes, Double(availableBytes) < Double(unetParameters) * bf16PanelBytesPerParameter + Double(2 << 30) {
+            return .fp32
+        }
+        return .bf16
     }
 
     /// Whether to keep the weights f16 between uses when the user does not choose: for full-size models (over 1 G
