@@ -161,6 +161,19 @@ public final class Storage: @unchecked Sendable {
         return try body()
     }
 
+    /// Copies the values at `range` into `dst` as fp32 — converted from the f16 copy when half-resident, without
+    /// expanding the rest (an embedding lookup reads a few rows of a large table).
+    public func read(_ range: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "Storage.read: \(range) outside 0..<\(count)")
+        residencyLock.lock(); defer { residencyLock.unlock() }
+        precondition(!discarded, "Storage.read: the values were discarded (discardValues)")
+        if let h = half, residentUsers == 0 {
+            sumi_f16_to_f32(h + range.lowerBound, dst, range.count)
+        } else {
+            dst.update(from: pointer + range.lowerBound, count: range.count)
+        }
+    }
+
     // MARK: Discarding
 
     private var discarded = false

@@ -17,6 +17,18 @@ final class StorageResidencyTests: XCTestCase {
         XCTAssertEqual(t.scalars, expected)
     }
 
+    func testReadConvertsOnlyTheRangeAskedFor() {
+        let t = Tensor(shape: [6], values: [1, 2.5, -3, 0.1, 5, 6])
+        var out = [Float](repeating: 0, count: 3)
+        t.storage.read(1..<4, into: &out)
+        XCTAssertEqual(out, [2.5, -3, 0.1])
+        t.storage.compactToHalf()
+        t.storage.read(1..<4, into: &out)
+        XCTAssertEqual(out, [2.5, -3, Float(Float16(0.1))])
+        t.storage.withResident { t.storage.read(3..<4, into: &out) }
+        XCTAssertEqual(out[0], Float(Float16(0.1)))
+    }
+
     func testResidentCopyOutlivesTheUse() {
         let t = Tensor(shape: [4], values: [1, 2, 3, 4])
         t.storage.compactToHalf()
