@@ -161,7 +161,7 @@ public final class SDXLPipeline {
     public func decode(_ latent: Tensor, tiled: Bool = false, _ c: Compute) -> Tensor {
         let c = c.inference
         guard tiled else { return vae.decodeFromModelSpace(latent, c) }
-        return vae.decodeTiled(c.scale(latent, by: 1 / config.vae.scalingFactor), c)
+        return vae.decodeTiledFromModelSpace(latent, c)
     }
 
     /// The ε model for one conditioning, repeated over the batch.

@@ -54,6 +54,11 @@ public final class AutoencoderKL: Module {
         decode(c.scale(latents, by: 1 / config.scalingFactor), c)
     }
 
+    /// `decodeTiled(latents / scalingFactor)`: model-space latents decoded in tiles (see `decodeTiled`).
+    public func decodeTiledFromModelSpace(_ latents: Tensor, tileLatent: Int = 64, overlap: Int = 16, _ c: Compute) -> Tensor {
+        decodeTiled(c.scale(latents, by: 1 / config.scalingFactor), tileLatent: tileLatent, overlap: overlap, c)
+    }
+
     /// Encodes images to model-space latents: (mean + std · noise) × scalingFactor, or mean × scalingFactor
     /// (the distribution's mode) when `noise` is nil. image: [B, 3, H, W]; noise: [B, 4, H/8, W/8].
     public func encodeToModelSpace(_ image: Tensor, noise: Tensor? = nil, _ c: Compute) -> Tensor {

@@ -126,16 +126,10 @@ extension AutoencoderKL {
             }
         }
         let n = Double(count * perGroup)
-        let gamma = norm.weight.data, beta = norm.bias.data
-        var alpha = [Float](repeating: 0, count: b * ch), shift = alpha
-        for p in 0..<(b * ch) {
-            let ci = p % ch, g = (p / ch) * groups + ci / perGroup
-            let mean = sum[g] / n
-            let rstd = 1 / (max(sumSq[g] / n - mean * mean, 0) + Double(norm.eps)).squareRoot()
-            alpha[p] = Float(rstd) * gamma[ci]
-            shift[p] = beta[ci] - Float(mean) * alpha[p]
-        }
-        return (alpha, shift)
+        let mean = sum.map { Float($0 / n) }
+        let rstd = zip(sum, sumSq).map { s, q in Float(1 / (max(q / n - (s / n) * (s / n), 0) + Double(norm.eps)).squareRoot()) }
+        return GroupNorm.affine(GroupNorm.Cache(mean: mean, rstd: rstd), batch: b, channels: ch, groups: groups,
+                                weight: norm.weight, bias: norm.bias)
     }
 }
 

@@ -1,5 +1,3 @@
-import Foundation
-
 /// The two ops that feed most 3×3 convs in SDXL — a GroupNorm + SiLU (every resnet) and a nearest-2× upsampling
 /// (every up-sampler) — folded into the Winograd conv's input transform at inference, so their output is never
 /// stored: at 1024² the VAE decoder's norm outputs are 0.5–1 GiB each, and this is what bounds its peak memory.
@@ -10,28 +8,24 @@ extension Compute {
                                     weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int) -> Tensor {
         let inputs = [x, weight] + [normWeight, normBias, bias].compactMap { $0 }
         if !inputs.contains(where: { records($0) }), x.rank == 4,
-           let tile = Conv2d.winogradTile(x, weight: weight, stride: stride, padding: padding, self) {
-            return profiled(Conv2d.profileLabel(x, weight, stride: stride, padding: padding) + " +gn_silu",
-                            flops: Conv2d.flops(x, weight, stride: stride, padding: padding)) {
-                let a = GroupNorm.affine(x, groups: groups, weight: normWeight, bias: normBias, eps: eps, self)
-                return Conv2d.forwardWinograd(x, weight: weight, bias: bias, tile: tile,
-                                              prologue: .init(alpha: a.alpha, beta: a.beta, silu: true), self)
-            }
+           Conv2d.winogradTile(x, weight: weight, stride: stride, padding: padding, self) != nil {
+            let a = GroupNorm.affine(x, groups: groups, weight: normWeight, bias: normBias, eps: eps, self)
+            return affineSiLUConv2d(x, alpha: a.alpha, beta: a.beta, weight: weight, bias: bias, stride: stride, padding: padding)
         }
         return conv2d(groupNormSiLU(x, groups: groups, weight: normWeight, bias: normBias, eps: eps),
                       weight: weight, bias: bias, stride: stride, padding: padding)
     }
 
-    /// conv2d(silu(alpha ⊙ x + beta)) with a per-(image, channel) affine given by the caller — a GroupNorm whose
-    /// statistics were taken elsewhere (the tiled VAE decoder's statistics shared across tiles). Inference only.
-    /// x: [B, C, H, W]; alpha, beta: [B · C].
+    /// conv2d(silu(alpha ⊙ x + beta)) with a per-(image, channel) affine — a GroupNorm folded into affines, its
+    /// statistics x's own (`groupNormSiLUConv2d`) or gathered elsewhere (the tiled VAE decoder's, shared across
+    /// tiles). Inference only. x: [B, C, H, W]; alpha, beta: [B · C].
     public func affineSiLUConv2d(_ x: Tensor, alpha: [Float], beta: [Float], weight: Tensor, bias: Tensor?,
                                  stride: Int = 1, padding: Int) -> Tensor {
         precondition(x.rank == 4 && alpha.count == x.dim(0) * x.dim(1) && beta.count == alpha.count,
                      "affineSiLUConv2d: x \(x.shape), \(alpha.count) scales, \(beta.count) shifts")
         precondition(![x, weight].contains(where: { records($0) }), "affineSiLUConv2d is inference only")
         if let tile = Conv2d.winogradTile(x, weight: weight, stride: stride, padding: padding, self) {
-            return profiled(Conv2d.profileLabel(x, weight, stride: stride, padding: padding) + " +affine_silu",
+            return profiled(Conv2d.profileLabel(x, weight, stride: stride, padding: padding) + " +norm_silu",
                             flops: Conv2d.flops(x, weight, stride: stride, padding: padding)) {
                 Conv2d.forwardWinograd(x, weight: weight, bias: bias, tile: tile,
                                        prologue: .init(alpha: alpha, beta: beta, silu: true), self)
@@ -43,21 +37,7 @@ extension Compute {
     /// silu(alpha ⊙ x + beta) per (image, channel), materialised (inference only; `affineSiLUConv2d` avoids storing it).
     /// x: [B, C, ...]; alpha, beta: [B · C].
     public func affineSiLU(_ x: Tensor, alpha: [Float], beta: [Float]) -> Tensor {
-        precondition(x.rank >= 2 && alpha.count == x.dim(0) * x.dim(1) && beta.count == alpha.count,
-                     "affineSiLU: x \(x.shape), \(alpha.count) scales, \(beta.count) shifts")
-        let plane = x.count / max(alpha.count, 1)
-        let y = Tensor(uninitialized: x.shape)
-        let src = x.data, dst = y.data
-        parallelFor(alpha.count, grain: max(1, 16_384 / max(plane, 1))) { r in
-            for p in r {
-                let (a, b) = (alpha[p], beta[p])
-                for i in (p * plane)..<((p + 1) * plane) {
-                    let v = src[i] * a + b
-                    dst[i] = v / (1 + expf(-v))
-                }
-            }
-        }
-        return y
+        GroupNorm.applyAffine(x, alpha: alpha, beta: beta, silu: true, self)
     }
 
     /// conv2d(upsampleNearest2x(x)) (x: [B, C, H, W] → [B, O, 2H, 2W] for a 3×3, stride-1, padding-1 conv).

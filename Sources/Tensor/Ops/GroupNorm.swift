@@ -17,6 +17,13 @@ public enum GroupNorm {
         public let mean: [Float]
         /// 1/√(var + eps) of each (sample, group), [B·G].
         public let rstd: [Float]
+
+        /// Statistics of each (sample, group), [B·G] each.
+        public init(mean: [Float], rstd: [Float]) {
+            precondition(mean.count == rstd.count, "GroupNorm.Cache: \(mean.count) means, \(rstd.count) rstds")
+            self.mean = mean
+            self.rstd = rstd
+        }
     }
 
     /// Row geometry shared by forward and backward.
@@ -31,10 +38,12 @@ public enum GroupNorm {
 
         init(_ x: Tensor, groups: Int) {
             precondition(x.rank >= 2, "GroupNorm: input \(x.shape) needs [B, C, ...]")
-            let c = x.dim(1)
-            precondition(groups > 0 && c % groups == 0, "GroupNorm: \(c) channels in \(x.shape) not divisible by \(groups) groups")
-            batch = x.dim(0); channels = c; self.groups = groups
-            spatial = x.shape.dropFirst(2).reduce(1, *)
+            self.init(batch: x.dim(0), channels: x.dim(1), groups: groups, spatial: x.shape.dropFirst(2).reduce(1, *))
+        }
+
+        init(batch: Int, channels: Int, groups: Int, spatial: Int) {
+            precondition(groups > 0 && channels % groups == 0, "GroupNorm: \(channels) channels not divisible by \(groups) groups")
+            (self.batch, self.channels, self.groups, self.spatial) = (batch, channels, groups, spatial)
         }
     }
 
@@ -86,9 +95,43 @@ public enum GroupNorm {
                               _ c: Compute) -> (alpha: [Float], beta: [Float]) {
         let l = Layout(x, groups: groups)
         guard x.count > 0 else { return ([], []) }
-        let a = rowAffine(l, cache: statistics(x, l, eps: eps, c), weight: weight, bias: bias)
+        return affine(statistics(x, l, eps: eps, c), l, weight: weight, bias: bias)
+    }
+
+    /// The same affine from statistics gathered elsewhere (e.g. over the cores of a tiled decode's tiles).
+    /// cache: [batch · groups] each → alpha, beta: [batch · channels].
+    public static func affine(_ cache: Cache, batch: Int, channels: Int, groups: Int, weight: Tensor?,
+                              bias: Tensor?) -> (alpha: [Float], beta: [Float]) {
+        precondition(cache.mean.count == batch * groups, "GroupNorm.affine: \(cache.mean.count) statistics for \(batch)×\(groups) groups")
+        return affine(cache, Layout(batch: batch, channels: channels, groups: groups, spatial: 1), weight: weight, bias: bias)
+    }
+
+    static func affine(_ cache: Cache, _ l: Layout, weight: Tensor?, bias: Tensor?) -> (alpha: [Float], beta: [Float]) {
+        let a = rowAffine(l, cache: cache, weight: weight, bias: bias)
         let beta = (0..<l.rows).map { a.shift[$0] - a.center[$0] * a.scale[$0] }
         return (a.scale, beta)
+    }
+
+    /// y = silu?(alpha[row] · x + beta[row]) per (sample, channel) row — the pass `forward` makes, for an affine given
+    /// directly. x: [B, C, *spatial]; alpha, beta: [B · C].
+    public static func applyAffine(_ x: Tensor, alpha: [Float], beta: [Float], silu: Bool, _ c: Compute) -> Tensor {
+        precondition(x.rank >= 2 && alpha.count == x.dim(0) * x.dim(1) && beta.count == alpha.count,
+                     "GroupNorm.applyAffine: x \(x.shape), \(alpha.count) scales, \(beta.count) shifts")
+        let rows = alpha.count, spatial = x.count / max(rows, 1)
+        let out = Tensor(uninitialized: x.shape)
+        let center = [Float](repeating: 0, count: rows)
+        center.withUnsafeBufferPointer { pc in
+            alpha.withUnsafeBufferPointer { pa in
+                beta.withUnsafeBufferPointer { pb in
+                    let px = x.data, py = out.data
+                    c.parallelFor(rows, grain: max(1, 16_384 / max(spatial, 1))) { r in
+                        sumi_scale_shift_rows(px, py, spatial, pc.baseAddress!, pa.baseAddress!, pb.baseAddress!,
+                                              silu ? 1 : 0, r.lowerBound, r.upperBound)
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// x: [B, C, *spatial], weight/bias: [C] (optional). Returns y (same shape) and the statistics.

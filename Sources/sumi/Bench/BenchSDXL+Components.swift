@@ -144,8 +144,7 @@ final class SDXLBenchModels {
                 return Workload(body: { c in _ = v.decodeFromModelSpace(z, c) }, flops: SDXLFlops.vaeDecode(size: size))
             }
             // Useful work only: the tiles' halos are extra FLOPs not counted, so GFLOP/s is comparable to vae_decode.
-            let vz = c.scale(z, by: 1 / v.config.scalingFactor)
-            return Workload(body: { c in _ = v.decodeTiled(vz, tileLatent: tileLatent, overlap: tileOverlap, c) },
+            return Workload(body: { c in _ = v.decodeTiledFromModelSpace(z, tileLatent: tileLatent, overlap: tileOverlap, c) },
                             flops: SDXLFlops.vaeDecode(size: size))
         case .generate4Step:
             let v = vaeModel()
@@ -161,7 +160,7 @@ final class SDXLBenchModels {
                 let latent = run.run()
                 if discardWeights { u.discardWeights() }
                 if tiledGeneration {
-                    _ = v.decodeTiled(c.scale(latent, by: 1 / v.config.scalingFactor), tileLatent: tileLatent, overlap: tileOverlap, c)
+                    _ = v.decodeTiledFromModelSpace(latent, tileLatent: tileLatent, overlap: tileOverlap, c)
                 } else {
                     _ = v.decodeFromModelSpace(latent, c)
                 }
@@ -175,7 +174,7 @@ final class SDXLBenchModels {
         let v = vaeModel()
         let z = OpsBenchmarks.random([1, 4, size / 8, size / 8], seed: 24)
         let full = v.decodeFromModelSpace(z, c)
-        let tiled = v.decodeTiled(c.scale(z, by: 1 / v.config.scalingFactor), tileLatent: tileLatent, overlap: tileOverlap, c)
+        let tiled = v.decodeTiledFromModelSpace(z, tileLatent: tileLatent, overlap: tileOverlap, c)
         var squares = 0.0
         for i in 0..<full.count {
             let d = Double(max(-1, min(1, full.data[i])) - max(-1, min(1, tiled.data[i]))) / 2
